@@ -1,0 +1,32 @@
+# The project's two commands (see README.md):
+#   make run   install what is missing, build, run the main job
+#   make test  install what is missing, build, run every test through ctest
+BUILD ?= build
+JOBS ?= 2
+
+.PHONY: all deps build run test bench clean-leftovers format clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	bash tools/demo.sh
+
+test: deps build
+	bash tools/clean-leftovers.sh --quiet
+	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+clean-leftovers:
+	bash tools/clean-leftovers.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h' | grep -v vmlinux)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,19 @@
+#include <cstdio>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "Flowcorder: per-connection transport performance profiles from the end-host, "
+        "exported as IPFIX"};
+    app.require_subcommand(1);
+    fc::cli::add_agent_command(app);
+    fc::cli::add_collect_command(app);
+    fc::cli::add_fields_command(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    return 0;
+}

@@ -1,0 +1,110 @@
+// The IPFIX information-element registry, compiled from fields.def and
+// templates.def. Exporter, collector, SQLite schema and docs all read this.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace fc::ipfix {
+
+enum class FieldType : uint8_t { U8, U16, U32, U64, IPV4, IPV6, DT_MS, DT_NS };
+enum class Family : uint8_t { ANY, V4, V6 };
+enum Scope : uint32_t { S_PROFILE = 1u << 0, S_TCP = 1u << 1, S_STATS = 1u << 2 };
+
+// Default private enterprise number: 32473 is reserved by IANA for
+// documentation and examples (RFC 5612); deployments pass their own.
+inline constexpr uint32_t kDefaultEnterpriseNumber = 32473;
+
+enum class FieldKey : uint16_t {
+#define FC_FIELD(key, ...) key,
+#include "fields.def"
+#undef FC_FIELD
+};
+inline constexpr size_t kFieldCount = 0
+#define FC_FIELD(key, ...) +1
+#include "fields.def"
+#undef FC_FIELD
+    ;
+
+struct FieldDef {
+    FieldKey key;
+    std::string_view ie_name;
+    std::string_view column;
+    bool enterprise;
+    uint16_t id;
+    FieldType type;
+    uint32_t scope;
+    Family family;
+    std::string_view units;
+    std::string_view description;
+};
+
+namespace detail {
+inline constexpr bool IANA = false;
+inline constexpr bool ENT = true;
+using enum FieldType;
+using enum Family;
+}  // namespace detail
+
+inline constexpr std::array<FieldDef, kFieldCount> kFields = {{
+#define FC_FIELD(key, ie, col, pen, id, type, scope, fam, units, desc) \
+    {FieldKey::key, ie, col, detail::pen, id, detail::type, scope, detail::fam, units, desc},
+#include "fields.def"
+#undef FC_FIELD
+}};
+
+enum class TemplateKey : uint16_t {
+#define FC_TEMPLATE(key, ...) key,
+#include "templates.def"
+#undef FC_TEMPLATE
+};
+inline constexpr size_t kTemplateCount = 0
+#define FC_TEMPLATE(key, ...) +1
+#include "templates.def"
+#undef FC_TEMPLATE
+    ;
+
+struct TemplateDef {
+    TemplateKey key;
+    uint16_t id;
+    uint32_t scope;
+    Family family;
+    uint8_t protocol;  // IP protocol number, 0 for non-profile records
+    std::string_view name;
+};
+
+inline constexpr std::array<TemplateDef, kTemplateCount> kTemplates = {{
+#define FC_TEMPLATE(key, tid, scope, fam, proto, name) \
+    {TemplateKey::key, tid, scope, detail::fam, proto, name},
+#include "templates.def"
+#undef FC_TEMPLATE
+}};
+
+constexpr const FieldDef& field(FieldKey k) { return kFields[static_cast<size_t>(k)]; }
+constexpr const TemplateDef& templ(TemplateKey k) { return kTemplates[static_cast<size_t>(k)]; }
+
+constexpr size_t field_length(FieldType t) {
+    switch (t) {
+        case FieldType::U8: return 1;
+        case FieldType::U16: return 2;
+        case FieldType::U32:
+        case FieldType::IPV4: return 4;
+        case FieldType::U64:
+        case FieldType::DT_MS:
+        case FieldType::DT_NS: return 8;
+        case FieldType::IPV6: return 16;
+    }
+    return 0;
+}
+
+constexpr bool template_has(const TemplateDef& t, const FieldDef& f) {
+    return (f.scope & t.scope) != 0 && (f.family == Family::ANY || f.family == t.family);
+}
+
+// Fields of a template, in registry order (which is also the wire order).
+std::vector<const FieldDef*> template_fields(TemplateKey t);
+
+}  // namespace fc::ipfix
