@@ -1,0 +1,79 @@
+#include "tcp_kpis.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "core/profile.hpp"
+
+namespace fc::tcp {
+
+using ipfix::FieldKey;
+
+namespace {
+// Kernel u32 counters wrap; the difference modulo 2^32 is the window's count.
+uint64_t d32(uint32_t a, uint32_t b) { return static_cast<uint32_t>(b - a); }
+uint64_t d64(uint64_t a, uint64_t b) { return b >= a ? b - a : 0; }
+}  // namespace
+
+void fill_kpis(const fc_tcp_snapshot& a, const fc_tcp_snapshot& b, bool opening_window,
+               ipfix::Record& r) {
+    r.set(FieldKey::BYTES_ACKED, d64(a.bytes_acked, b.bytes_acked));
+    r.set(FieldKey::BYTES_RECEIVED, d64(a.bytes_received, b.bytes_received));
+    r.set(FieldKey::BYTES_SENT, d64(a.bytes_sent, b.bytes_sent));
+    r.set(FieldKey::BYTES_RETRANS, d64(a.bytes_retrans, b.bytes_retrans));
+    r.set(FieldKey::SEGS_OUT, d32(a.segs_out, b.segs_out));
+    r.set(FieldKey::SEGS_IN, d32(a.segs_in, b.segs_in));
+    r.set(FieldKey::DATA_SEGS_OUT, d32(a.data_segs_out, b.data_segs_out));
+    r.set(FieldKey::DATA_SEGS_IN, d32(a.data_segs_in, b.data_segs_in));
+    const uint64_t retrans = d32(a.total_retrans, b.total_retrans);
+    r.set(FieldKey::RETRANS_SEGS, retrans);
+    r.set(FieldKey::SYN_RETRANS, opening_window ? retrans : 0);
+    r.set(FieldKey::LOST_SEGS, d32(a.lost, b.lost));
+    r.set(FieldKey::LOST_OUT_END, b.lost_out);
+
+    const MeanVar rtt = window_mean_var(d64(a.rtt_samples, b.rtt_samples),
+                                        d64(a.rtt_sum_us, b.rtt_sum_us),
+                                        d64(a.rtt_sumsq_us2, b.rtt_sumsq_us2));
+    r.set(FieldKey::RTT_SAMPLES, rtt.samples);
+    r.set(FieldKey::RTT_MEAN_US, rtt.mean);
+    r.set(FieldKey::RTT_VAR_US2, rtt.variance);
+    r.set(FieldKey::SRTT_US_END, b.srtt_us);
+    r.set(FieldKey::RTTVAR_US_END, b.rttvar_us);
+    r.set(FieldKey::MIN_RTT_US_END, b.min_rtt_us == ~0u ? 0 : b.min_rtt_us);
+
+    r.set(FieldKey::DUP_SEGS_IN, d64(a.dup_segs_in, b.dup_segs_in));
+    r.set(FieldKey::OOO_SEGS_IN, d32(a.rcv_ooopack, b.rcv_ooopack));
+    const MeanVar ooo = window_mean_var(d64(a.ooo_samples, b.ooo_samples),
+                                        d64(a.ooo_dist_sum, b.ooo_dist_sum),
+                                        d64(a.ooo_dist_sumsq, b.ooo_dist_sumsq));
+    r.set(FieldKey::OOO_DIST_SAMPLES, ooo.samples);
+    r.set(FieldKey::OOO_DIST_MEAN, ooo.mean);
+    r.set(FieldKey::OOO_DIST_VAR, ooo.variance);
+    r.set(FieldKey::RTO_STALLS, d32(a.rto_count, b.rto_count));
+    r.set(FieldKey::DSACK_DUPS, d32(a.dsack_dups, b.dsack_dups));
+    r.set(FieldKey::REORD_SEEN, d32(a.reord_seen, b.reord_seen));
+}
+
+void fill_identity(const fc_conn_key& key, uint64_t conn_id, uint8_t role, ipfix::Record& r) {
+    if (key.family == FC_AF_INET6) {
+        r.tmpl = ipfix::TemplateKey::TCP_V6;
+        std::memcpy(r.src_v6.data(), key.saddr, 16);
+        std::memcpy(r.dst_v6.data(), key.daddr, 16);
+    } else {
+        r.tmpl = ipfix::TemplateKey::TCP_V4;
+        uint32_t s = 0, d = 0;
+        std::memcpy(&s, key.saddr, 4);
+        std::memcpy(&d, key.daddr, 4);
+        r.set(FieldKey::SRC_V4, ntohl(s));
+        r.set(FieldKey::DST_V4, ntohl(d));
+    }
+    r.set(FieldKey::SRC_PORT, key.sport);
+    r.set(FieldKey::DST_PORT, key.dport);
+    r.set(FieldKey::PROTOCOL, 6);
+    r.set(FieldKey::FLOW_ID, conn_id);
+    r.set(FieldKey::NETNS_INODE, key.netns_ino);
+    r.set(FieldKey::ROLE, role);
+}
+
+}  // namespace fc::tcp

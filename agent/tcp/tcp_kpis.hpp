@@ -1,0 +1,20 @@
+// Where a TCP KPI becomes a profile field: per-window deltas of the probes'
+// cumulative snapshots (probes/tcp_monitor.h), written into a Record.
+#pragma once
+
+#include <cstdint>
+
+#include "ipfix/record.hpp"
+#include "tcp_monitor.h"
+
+namespace fc::tcp {
+
+// KPI fields over the window [a, b]. In the opening window every
+// retransmission is a SYN (or SYN-ACK) retransmission.
+void fill_kpis(const fc_tcp_snapshot& a, const fc_tcp_snapshot& b, bool opening_window,
+               ipfix::Record& r);
+
+// Template, addresses, ports, protocol, flow id, namespace, role.
+void fill_identity(const fc_conn_key& key, uint64_t conn_id, uint8_t role, ipfix::Record& r);
+
+}  // namespace fc::tcp

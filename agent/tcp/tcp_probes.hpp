@@ -1,0 +1,76 @@
+// Loads and attaches the TCP probes (probes/tcp_monitor.bpf.c) and reads
+// their ring buffer. One object owns every BPF object, link and fd it makes;
+// destroying it detaches everything.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tcp_monitor.h"
+
+struct tcp_monitor_bpf;
+struct ring_buffer;
+
+namespace fc::tcp {
+
+struct ProbeOptions {
+    uint32_t netns_inode = 0;        // 0: every network namespace
+    uint32_t max_connections = 65536;
+    uint32_t ringbuf_bytes = 1u << 22;
+    bool ooo_distance = true;        // sockops header callback on slow-path segments
+    std::string cgroup_path;         // empty: the cgroup-v2 mount point
+};
+
+struct ProbeStats {
+    std::array<uint64_t, FC_STAT_MAX> counters{};
+    uint64_t get(fc_stat s) const { return counters[s]; }
+};
+
+// What the running kernel let us attach; printed at start-up.
+struct ProbeCapabilities {
+    bool duplicate_detection = false;  // kfree_skb carries the receiving socket
+    std::string cgroup_path;
+};
+
+class TcpProbes {
+public:
+    using EventHandler = std::function<void(const fc_tcp_event&)>;
+
+    // Throws std::runtime_error naming the kernel feature that is missing.
+    TcpProbes(const ProbeOptions& opts, EventHandler on_event);
+    ~TcpProbes();
+    TcpProbes(const TcpProbes&) = delete;
+    TcpProbes& operator=(const TcpProbes&) = delete;
+
+    // Waits up to timeout_ms for events and delivers them. Returns events read.
+    int poll(int timeout_ms);
+    ProbeStats stats() const;
+    bool kernel_tracks(uint64_t skaddr) const;
+    const ProbeCapabilities& capabilities() const { return caps_; }
+
+private:
+    static int on_sample(void* ctx, void* data, size_t size);
+
+    struct SkelDeleter {
+        void operator()(tcp_monitor_bpf* s) const;
+    };
+    struct RingDeleter {
+        void operator()(ring_buffer* rb) const;
+    };
+    std::unique_ptr<tcp_monitor_bpf, SkelDeleter> skel_;
+    std::unique_ptr<ring_buffer, RingDeleter> ring_;
+    EventHandler on_event_;
+    ProbeCapabilities caps_;
+};
+
+// Resolves --netns: a name under /var/run/netns, a path (/proc/PID/ns/net),
+// or a number (the inode itself). Throws with a clear message.
+uint32_t resolve_netns_inode(const std::string& spec);
+
+// Where cgroup v2 is mounted (from /proc/mounts); throws if nowhere.
+std::string find_cgroup2_mount();
+
+}  // namespace fc::tcp

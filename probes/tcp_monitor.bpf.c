@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TCP probes: slow-path hooks only, so the per-connection cost is a handful
+ * of events per transition, not per packet.
+ *
+ *   sockops (cgroup-v2 root)     open (active/passive), RTT samples, RTOs,
+ *                                out-of-order distance on slow-path segments
+ *   raw_tp inet_sock_set_state   ESTABLISHED and CLOSE transitions
+ *   raw_tp tcp_cong_state_set    entering/leaving Recovery or Loss
+ *   raw_tp tcp_receive_reset     close cause
+ *   raw_tp kfree_skb             duplicate segments (dropped as old data)
+ *
+ * Connections are tracked from their open onwards; those opened before the
+ * agent started are not tracked (counted under FC_STAT_NOT_TRACKED when
+ * they close) because their sockops callbacks were never enabled.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "tcp_monitor.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TCP_STATE_ESTABLISHED 1
+#define TCP_STATE_SYN_SENT 2
+#define TCP_STATE_SYN_RECV 3
+#define TCP_STATE_CLOSE 7
+#define TCP_STATE_LISTEN 10
+#define CA_RECOVERY 3
+#define CA_LOSS 4
+#define ROLE_ACTIVE 1
+#define ROLE_PASSIVE 2
+
+/* Knobs, set by the agent before load. */
+const volatile __u32 filter_netns_ino = 0; /* 0: every namespace */
+const volatile __u8 track_ooo_distance = 1;
+const volatile __u32 drop_reason_old_data = 0; /* enum skb_drop_reason values, */
+const volatile __u32 drop_reason_old_seq = 0;  /* read from this kernel's BTF */
+
+__u64 next_conn_id = 1;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64); /* struct sock address: stable for the socket's life */
+    __type(value, struct fc_conn_state);
+} conns SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, FC_STAT_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+    __u64 *v = bpf_map_lookup_elem(&stats, &idx);
+    if (v)
+        *v += 1;
+}
+
+static __always_inline void fill_key(const struct sock *sk, struct fc_conn_key *k)
+{
+    __builtin_memset(k, 0, sizeof(*k));
+    k->netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+    k->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    k->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+    k->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    if (k->family == FC_AF_INET) {
+        __be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+        __be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+        __builtin_memcpy(k->saddr, &s, 4);
+        __builtin_memcpy(k->daddr, &d, 4);
+    } else {
+        BPF_CORE_READ_INTO(&k->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+        BPF_CORE_READ_INTO(&k->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+    }
+}
+
+static __always_inline void fill_snapshot(const struct sock *sk, const struct fc_conn_state *st,
+                                          struct fc_tcp_snapshot *s)
+{
+    const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+    s->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+    s->bytes_received = BPF_CORE_READ(tp, bytes_received);
+    s->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+    s->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
+    s->segs_out = BPF_CORE_READ(tp, segs_out);
+    s->segs_in = BPF_CORE_READ(tp, segs_in);
+    s->data_segs_out = BPF_CORE_READ(tp, data_segs_out);
+    s->data_segs_in = BPF_CORE_READ(tp, data_segs_in);
+    s->total_retrans = BPF_CORE_READ(tp, total_retrans);
+    s->lost = BPF_CORE_READ(tp, lost);
+    s->lost_out = BPF_CORE_READ(tp, lost_out);
+    s->rcv_ooopack = BPF_CORE_READ(tp, rcv_ooopack);
+    s->dsack_dups = BPF_CORE_READ(tp, dsack_dups);
+    s->reord_seen = BPF_CORE_READ(tp, reord_seen);
+    s->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+    s->rttvar_us = BPF_CORE_READ(tp, mdev_us) >> 2;
+    s->min_rtt_us = BPF_CORE_READ(tp, rtt_min.s[0].v);
+
+    s->rto_count = st->rto_count;
+    s->rtt_samples = st->rtt_samples;
+    s->rtt_sum_us = st->rtt_sum_us;
+    s->rtt_sumsq_us2 = st->rtt_sumsq_us2;
+    s->dup_segs_in = st->dup_segs_in;
+    s->ooo_samples = st->ooo_samples;
+    s->ooo_dist_sum = st->ooo_dist_sum;
+    s->ooo_dist_sumsq = st->ooo_dist_sumsq;
+}
+
+/* One event per transition. The sequence number advances even when the ring
+ * buffer is full, so user space sees the gap and marks the connection DESYNC. */
+static __always_inline void emit(const struct sock *sk, struct fc_conn_state *st, __u8 type,
+                                 __u8 old_state, __u8 ca_state)
+{
+    st->seq += 1;
+    struct fc_tcp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        stat_inc(FC_STAT_EVENTS_LOST);
+        return;
+    }
+    e->ts_ns = bpf_ktime_get_ns();
+    e->conn_id = st->conn_id;
+    e->seq = st->seq;
+    e->type = type;
+    e->old_state = old_state;
+    e->ca_state = ca_state;
+    e->reset_rcvd = st->reset_rcvd;
+    e->sk_err = type == FC_EV_CLOSE ? BPF_CORE_READ(sk, sk_err) : 0;
+    e->role = st->role;
+    e->skaddr = (__u64)(unsigned long)sk;
+    if (type == FC_EV_OPEN_ACTIVE || type == FC_EV_OPEN_PASSIVE)
+        fill_key(sk, &e->key);
+    else
+        __builtin_memset(&e->key, 0, sizeof(e->key));
+    fill_snapshot(sk, st, &e->snap);
+    bpf_ringbuf_submit(e, 0);
+    stat_inc(FC_STAT_EVENTS);
+}
+
+static __always_inline struct fc_conn_state *lookup(const struct sock *sk)
+{
+    __u64 skaddr = (__u64)(unsigned long)sk;
+    return bpf_map_lookup_elem(&conns, &skaddr);
+}
+
+/* ---- sockops: opens, RTT samples, RTOs, slow-path segments ---- */
+
+static __always_inline void track_open(struct bpf_sock_ops *skops, const struct sock *sk, __u8 role)
+{
+    if (filter_netns_ino && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != filter_netns_ino)
+        return;
+
+    struct fc_conn_state init = {};
+    init.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
+    init.role = role;
+    __u64 skaddr = (__u64)(unsigned long)sk;
+    if (bpf_map_update_elem(&conns, &skaddr, &init, BPF_NOEXIST)) {
+        stat_inc(FC_STAT_TABLE_FULL);
+        return;
+    }
+    struct fc_conn_state *st = bpf_map_lookup_elem(&conns, &skaddr);
+    if (!st)
+        return;
+
+    /* Only the callbacks we use: every extra flag costs per-segment work. */
+    int flags = BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_RTO_CB_FLAG;
+    if (track_ooo_distance)
+        flags |= BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG;
+    bpf_sock_ops_cb_flags_set(skops, flags);
+
+    emit(sk, st, role == ROLE_ACTIVE ? FC_EV_OPEN_ACTIVE : FC_EV_OPEN_PASSIVE, 0, 0);
+}
+
+static __always_inline void on_rtt(const struct sock *sk, __u64 mrtt_us)
+{
+    struct fc_conn_state *st = lookup(sk);
+    stat_inc(FC_STAT_RTT_CB);
+    if (!st)
+        return;
+    st->rtt_samples += 1;
+    st->rtt_sum_us += mrtt_us;
+    st->rtt_sumsq_us2 += mrtt_us * mrtt_us;
+}
+
+static __always_inline void on_rto(const struct sock *sk)
+{
+    struct fc_conn_state *st = lookup(sk);
+    if (st)
+        st->rto_count += 1;
+}
+
+/* Called for segments that took the slow path (header prediction failed):
+ * out-of-order arrivals always do. Distance = seq - rcv_nxt in bytes. */
+static __always_inline void on_segment(struct bpf_sock_ops *skops, const struct sock *sk)
+{
+    stat_inc(FC_STAT_HDR_CB);
+    void *data = (void *)(long)skops->skb_data;
+    void *data_end = (void *)(long)skops->skb_data_end;
+    struct tcphdr *th = data;
+    if ((void *)(th + 1) > data_end)
+        return;
+    __u32 hdr_len = th->doff * 4;
+    if (skops->skb_len <= hdr_len)
+        return; /* no payload */
+    __s32 dist = (__s32)(bpf_ntohl(th->seq) - skops->rcv_nxt);
+    if (dist <= 0)
+        return;
+    struct fc_conn_state *st = lookup(sk);
+    if (!st)
+        return;
+    st->ooo_samples += 1;
+    st->ooo_dist_sum += dist;
+    st->ooo_dist_sumsq += (__u64)dist * dist;
+}
+
+SEC("sockops")
+int fc_sockops(struct bpf_sock_ops *skops)
+{
+    struct bpf_sock *bsk = skops->sk;
+    if (!bsk)
+        return 1;
+    struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
+    if (!tp)
+        return 1;
+    const struct sock *sk = (const struct sock *)tp;
+
+    switch (skops->op) {
+    case BPF_SOCK_OPS_TCP_CONNECT_CB:
+        track_open(skops, sk, ROLE_ACTIVE);
+        break;
+    case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+        track_open(skops, sk, ROLE_PASSIVE);
+        break;
+    case BPF_SOCK_OPS_RTT_CB:
+        /* args[0]: this sample in microseconds (kernel >= 6.10) */
+        on_rtt(sk, skops->args[0]);
+        break;
+    case BPF_SOCK_OPS_RTO_CB:
+        on_rto(sk);
+        break;
+    case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
+        on_segment(skops, sk);
+        break;
+    }
+    return 1;
+}
+
+/* ---- tracepoints: lifecycle, congestion state, resets, duplicates ---- */
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(fc_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+    if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+        return 0;
+    if (newstate != TCP_STATE_ESTABLISHED && newstate != TCP_STATE_CLOSE)
+        return 0;
+
+    struct fc_conn_state *st = lookup(sk);
+    if (!st) {
+        if (newstate == TCP_STATE_CLOSE && oldstate != TCP_STATE_LISTEN &&
+            oldstate != TCP_STATE_CLOSE && oldstate != TCP_STATE_SYN_RECV &&
+            (!filter_netns_ino ||
+             BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) == filter_netns_ino))
+            stat_inc(FC_STAT_NOT_TRACKED);
+        return 0;
+    }
+
+    if (newstate == TCP_STATE_ESTABLISHED) {
+        if (oldstate == TCP_STATE_SYN_SENT) {
+            st->lossy = 0; /* SYN timeouts were the opening window's business */
+            emit(sk, st, FC_EV_ESTABLISHED, oldstate, 0);
+        }
+        return 0;
+    }
+    emit(sk, st, FC_EV_CLOSE, oldstate, 0);
+    __u64 skaddr = (__u64)(unsigned long)sk;
+    bpf_map_delete_elem(&conns, &skaddr);
+    return 0;
+}
+
+SEC("raw_tp/tcp_cong_state_set")
+int BPF_PROG(fc_cong_state, const struct sock *sk, __u8 ca_state)
+{
+    int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+    if (state == TCP_STATE_SYN_SENT || state == TCP_STATE_SYN_RECV)
+        return 0;
+    struct fc_conn_state *st = lookup(sk);
+    if (!st)
+        return 0;
+    __u8 lossy = ca_state == CA_RECOVERY || ca_state == CA_LOSS;
+    if (lossy == st->lossy)
+        return 0;
+    st->lossy = lossy;
+    emit(sk, st, lossy ? FC_EV_LOSSY_ENTER : FC_EV_LOSSY_EXIT, state, ca_state);
+    return 0;
+}
+
+SEC("raw_tp/tcp_receive_reset")
+int BPF_PROG(fc_receive_reset, const struct sock *sk)
+{
+    struct fc_conn_state *st = lookup(sk);
+    if (st)
+        st->reset_rcvd = 1;
+    return 0;
+}
+
+/* Segments wholly below rcv_nxt are dropped with reason TCP_OLD_DATA (after
+ * validation) or TCP_OLD_SEQUENCE (before rcv_wup): the drop is the slow path
+ * and it names the receiving socket (kernel >= 6.11, checked at load). */
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(fc_kfree_skb, struct sk_buff *skb, void *location, __u32 reason, const struct sock *rx_sk)
+{
+    if (reason != drop_reason_old_data && reason != drop_reason_old_seq)
+        return 0;
+    if (!rx_sk)
+        return 0;
+    struct fc_conn_state *st = lookup(rx_sk);
+    if (!st)
+        return 0;
+    st->dup_segs_in += 1;
+    stat_inc(FC_STAT_DUP_DROPS);
+    return 0;
+}

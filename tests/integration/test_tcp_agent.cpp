@@ -1,0 +1,341 @@
+// The TCP agent against the real kernel: namespaces, veth, real probes.
+// Every KPI checked here is compared with the kernel's own TCP_INFO, read by
+// the test on each socket once it reached CLOSE (so no later segment can
+// change it), or with what the test itself did.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "core/fsm.hpp"
+#include "core/profile.hpp"
+#include "support/agent_thread.hpp"
+#include "support/netns.hpp"
+
+using fc::State;
+using fc::ipfix::FieldKey;
+using fc::ipfix::Record;
+using namespace std::chrono_literals;
+
+namespace {
+
+uint16_t random_port() {
+    static std::mt19937 rng(std::random_device{}());
+    return static_cast<uint16_t>(20000 + rng() % 20000);
+}
+
+sockaddr_storage make_addr(int family, const char* ip, uint16_t port, socklen_t* len) {
+    sockaddr_storage ss{};
+    if (family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        inet_pton(AF_INET, ip, &a->sin_addr);
+        *len = sizeof(sockaddr_in);
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        inet_pton(AF_INET6, ip, &a->sin6_addr);
+        *len = sizeof(sockaddr_in6);
+    }
+    return ss;
+}
+
+uint16_t local_port(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    return ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                         : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+bool port_pair(const Record& r, uint16_t src, uint16_t dst) {
+    return r.get(FieldKey::SRC_PORT) == src && r.get(FieldKey::DST_PORT) == dst;
+}
+
+uint64_t sum(const std::vector<Record>& rs, FieldKey k) {
+    uint64_t s = 0;
+    for (const auto& r : rs) s += r.get(k);
+    return s;
+}
+
+State end_state(const Record& r) { return static_cast<State>(r.get(FieldKey::END_STATE)); }
+State start_state(const Record& r) { return static_cast<State>(r.get(FieldKey::START_STATE)); }
+
+bool ends_terminal(const std::vector<Record>& rs) {
+    return !rs.empty() && fc::is_terminal(end_state(rs.back()));
+}
+
+struct TransferResult {
+    tcp_info client{}, server{};
+    uint16_t client_port = 0;
+};
+
+// Client in the client namespace sends `bytes` to a server in the server
+// namespace, both close in order, and each reads TCP_INFO once in CLOSE.
+// on_progress(received) runs in the server thread as data arrives.
+TransferResult transfer(const fc::test::VethPair& topo, int family, uint16_t port, size_t bytes,
+                        const std::function<void(size_t)>& on_progress = {}) {
+    const char* server_ip = family == AF_INET ? topo.kServerV4 : topo.kServerV6;
+    std::promise<void> listening;
+    auto ready = listening.get_future();
+    auto server = std::async(std::launch::async, [&]() -> tcp_info {
+        fc::test::InNetns in(topo.server_ns());
+        fc::test::Fd ls(socket(family, SOCK_STREAM, 0));
+        int one = 1;
+        setsockopt(ls.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        socklen_t len;
+        sockaddr_storage a = make_addr(family, server_ip, port, &len);
+        if (bind(ls.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(ls.get(), 4) != 0)
+            throw std::runtime_error(std::string("server bind/listen: ") + std::strerror(errno));
+        listening.set_value();
+        fc::test::Fd c(accept(ls.get(), nullptr, nullptr));
+        std::vector<char> buf(1 << 16);
+        size_t total = 0;
+        for (ssize_t n; (n = read(c.get(), buf.data(), buf.size())) > 0;) {
+            total += static_cast<size_t>(n);
+            if (on_progress) on_progress(total);
+        }
+        if (total != bytes) throw std::runtime_error("server received " + std::to_string(total));
+        shutdown(c.get(), SHUT_WR);
+        if (!fc::test::wait_tcp_closed(c.get(), 10000)) throw std::runtime_error("server never reached CLOSE");
+        return fc::test::read_tcp_info(c.get());
+    });
+    ready.wait();
+
+    TransferResult res;
+    {
+        fc::test::InNetns in(topo.client_ns());
+        fc::test::Fd s(socket(family, SOCK_STREAM, 0));
+        socklen_t len;
+        sockaddr_storage a = make_addr(family, server_ip, port, &len);
+        if (connect(s.get(), reinterpret_cast<sockaddr*>(&a), len) != 0)
+            throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+        res.client_port = local_port(s.get());
+        std::vector<char> buf(1 << 16, 'x');
+        for (size_t sent = 0; sent < bytes;) {
+            ssize_t n = write(s.get(), buf.data(), std::min(buf.size(), bytes - sent));
+            if (n <= 0) throw std::runtime_error("client write failed");
+            sent += static_cast<size_t>(n);
+        }
+        shutdown(s.get(), SHUT_WR);
+        while (read(s.get(), buf.data(), buf.size()) > 0) {
+        }
+        if (!fc::test::wait_tcp_closed(s.get(), 10000)) throw std::runtime_error("client never reached CLOSE");
+        res.client = fc::test::read_tcp_info(s.get());
+    }
+    res.server = server.get();
+    return res;
+}
+
+// Every counter KPI summed over a connection's profiles equals TCP_INFO at
+// close; every "at window end" KPI of the last profile equals it too.
+void expect_matches_tcp_info(const std::vector<Record>& rs, const tcp_info& ti, const char* side) {
+    SCOPED_TRACE(side);
+    ASSERT_FALSE(rs.empty());
+    EXPECT_EQ(sum(rs, FieldKey::BYTES_ACKED), ti.tcpi_bytes_acked);
+    EXPECT_EQ(sum(rs, FieldKey::BYTES_RECEIVED), ti.tcpi_bytes_received);
+    EXPECT_EQ(sum(rs, FieldKey::BYTES_SENT), ti.tcpi_bytes_sent);
+    EXPECT_EQ(sum(rs, FieldKey::BYTES_RETRANS), ti.tcpi_bytes_retrans);
+    EXPECT_EQ(sum(rs, FieldKey::SEGS_OUT), ti.tcpi_segs_out);
+    EXPECT_EQ(sum(rs, FieldKey::SEGS_IN), ti.tcpi_segs_in);
+    EXPECT_EQ(sum(rs, FieldKey::DATA_SEGS_OUT), ti.tcpi_data_segs_out);
+    EXPECT_EQ(sum(rs, FieldKey::DATA_SEGS_IN), ti.tcpi_data_segs_in);
+    EXPECT_EQ(sum(rs, FieldKey::RETRANS_SEGS), ti.tcpi_total_retrans);
+    EXPECT_EQ(sum(rs, FieldKey::DSACK_DUPS), ti.tcpi_dsack_dups);
+    EXPECT_EQ(sum(rs, FieldKey::REORD_SEEN), ti.tcpi_reord_seen);
+    const Record& last = rs.back();
+    EXPECT_EQ(last.get(FieldKey::SRTT_US_END), ti.tcpi_rtt);
+    EXPECT_EQ(last.get(FieldKey::RTTVAR_US_END), ti.tcpi_rttvar);
+    EXPECT_EQ(last.get(FieldKey::MIN_RTT_US_END), ti.tcpi_min_rtt);
+    EXPECT_EQ(last.get(FieldKey::LOST_OUT_END), ti.tcpi_lost);
+}
+
+// Windows of one connection are contiguous and its states chain.
+void expect_contiguous_chain(const std::vector<Record>& rs) {
+    for (size_t i = 0; i < rs.size(); ++i) {
+        EXPECT_EQ(rs[i].get(FieldKey::PROFILE_SEQ), i);
+        EXPECT_LE(rs[i].get(FieldKey::WINDOW_START_NS), rs[i].get(FieldKey::WINDOW_END_NS));
+        if (i == 0) continue;
+        EXPECT_EQ(start_state(rs[i]), end_state(rs[i - 1]));
+        EXPECT_EQ(rs[i].get(FieldKey::WINDOW_START_NS), rs[i - 1].get(FieldKey::WINDOW_END_NS));
+        EXPECT_EQ(rs[i].get(FieldKey::FLOW_ID), rs[0].get(FieldKey::FLOW_ID));
+    }
+}
+
+class TcpAgent : public ::testing::TestWithParam<int> {
+protected:
+    fc::test::VethPair topo;
+};
+
+}  // namespace
+
+TEST_P(TcpAgent, KnownSizeTransferMatchesKernelTcpInfoExactly) {
+    const int family = GetParam();
+    fc::test::AgentThread agent;
+    const uint16_t port = random_port();
+    const size_t bytes = 3 * 1024 * 1024 + 12345;
+    TransferResult t = transfer(topo, family, port, bytes);
+
+    auto client_f = [&](const Record& r) {
+        return port_pair(r, t.client_port, port) && r.get(FieldKey::NETNS_INODE) == topo.client_inode();
+    };
+    auto server_f = [&](const Record& r) {
+        return port_pair(r, port, t.client_port) && r.get(FieldKey::NETNS_INODE) == topo.server_inode();
+    };
+    ASSERT_TRUE(agent.wait_for(client_f, ends_terminal, 5s));
+    ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));
+    auto client = agent.records(client_f);
+    auto server = agent.records(server_f);
+
+    // The application moved exactly `bytes`; the kernel counts SYN and FIN too.
+    EXPECT_EQ(t.client.tcpi_bytes_acked, bytes + 2);
+    expect_matches_tcp_info(client, t.client, "client");
+    expect_matches_tcp_info(server, t.server, "server");
+    expect_contiguous_chain(client);
+    expect_contiguous_chain(server);
+
+    for (const auto* rs : {&client, &server}) {
+        EXPECT_EQ(start_state(rs->front()), State::NEW);
+        EXPECT_EQ(end_state(rs->front()), State::ESTABLISHED);
+        EXPECT_EQ(end_state(rs->back()), State::FINISHED);
+        EXPECT_EQ(rs->back().get(FieldKey::CLOSE_CAUSE), static_cast<uint64_t>(fc::CloseCause::FIN));
+        EXPECT_GT(sum(*rs, FieldKey::RTT_SAMPLES), 0u);
+        EXPECT_EQ(rs->front().get(FieldKey::SYN_RETRANS), 0u);
+    }
+    EXPECT_EQ(client.front().get(FieldKey::ROLE), 1u);
+    EXPECT_EQ(server.front().get(FieldKey::ROLE), 2u);
+    EXPECT_EQ(client.front().tmpl, family == AF_INET ? fc::ipfix::TemplateKey::TCP_V4 : fc::ipfix::TemplateKey::TCP_V6);
+    // The handshake's RTT sample lands in the opening window of the client.
+    EXPECT_GE(client.front().get(FieldKey::RTT_SAMPLES), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, TcpAgent, ::testing::Values(AF_INET, AF_INET6),
+                         [](const auto& info) { return info.param == AF_INET ? "IPv4" : "IPv6"; });
+
+class TcpAgentFailures : public ::testing::Test {
+protected:
+    fc::test::VethPair topo;
+};
+
+TEST_F(TcpAgentFailures, RefusedConnectionEndsInProtocolError) {
+    fc::test::AgentThread agent;
+    const uint16_t port = random_port();  // nobody listens there
+    uint16_t cport = 0;
+    {
+        fc::test::InNetns in(topo.client_ns());
+        fc::test::Fd s(socket(AF_INET, SOCK_STREAM, 0));
+        socklen_t len;
+        sockaddr_storage a = make_addr(AF_INET, topo.kServerV4, port, &len);
+        ASSERT_NE(connect(s.get(), reinterpret_cast<sockaddr*>(&a), len), 0);
+        ASSERT_EQ(errno, ECONNREFUSED);
+        cport = local_port(s.get());
+    }
+    auto f = [&](const Record& r) { return port_pair(r, cport, port); };
+    ASSERT_TRUE(agent.wait_for(f, ends_terminal, 5s));
+    auto rs = agent.records(f);
+    ASSERT_EQ(rs.size(), 1u);
+    EXPECT_EQ(start_state(rs[0]), State::NEW);
+    EXPECT_EQ(end_state(rs[0]), State::PROTOCOL_ERROR);
+    EXPECT_EQ(rs[0].get(FieldKey::CLOSE_CAUSE), static_cast<uint64_t>(fc::CloseCause::REFUSED));
+    EXPECT_EQ(rs[0].get(FieldKey::CLOSE_ERRNO), static_cast<uint64_t>(ECONNREFUSED));
+    EXPECT_EQ(rs[0].get(FieldKey::SEGS_OUT), 1u);  // the SYN
+}
+
+// TCP_INFO is no ground truth here: a failed connect() disconnects the
+// socket, which zeroes its counters. The firewall rule's own packet counter
+// is: it saw every SYN the client sent.
+TEST_F(TcpAgentFailures, DroppedSynEndsInNetworkErrorWithSynRetransmissions) {
+    const uint16_t port = random_port();
+    const std::string nft = "ip netns exec " + topo.server_ns() + " nft ";
+    fc::test::sh(nft + "add table inet fct '{ chain in { type filter hook input priority 0; tcp dport " +
+                 std::to_string(port) + " counter drop; }; }'");
+    fc::test::AgentThread agent;
+    uint16_t cport = 0;
+    {
+        fc::test::InNetns in(topo.client_ns());
+        fc::test::Fd s(socket(AF_INET, SOCK_STREAM, 0));
+        int syn_count = 2;  // give up after two SYN retransmissions
+        setsockopt(s.get(), IPPROTO_TCP, TCP_SYNCNT, &syn_count, sizeof(syn_count));
+        socklen_t len;
+        sockaddr_storage a = make_addr(AF_INET, topo.kServerV4, port, &len);
+        ASSERT_NE(connect(s.get(), reinterpret_cast<sockaddr*>(&a), len), 0);
+        ASSERT_EQ(errno, ETIMEDOUT);
+        cport = local_port(s.get());
+    }
+    const uint64_t syns_seen = fc::test::nft_counter_packets(topo.server_ns(), "fct");
+    auto f = [&](const Record& r) { return port_pair(r, cport, port); };
+    ASSERT_TRUE(agent.wait_for(f, ends_terminal, 5s));
+    auto rs = agent.records(f);
+    ASSERT_EQ(rs.size(), 1u);
+    EXPECT_EQ(end_state(rs[0]), State::NETWORK_ERROR);
+    EXPECT_EQ(rs[0].get(FieldKey::CLOSE_CAUSE), static_cast<uint64_t>(fc::CloseCause::TIMEOUT));
+    EXPECT_EQ(rs[0].get(FieldKey::CLOSE_ERRNO), static_cast<uint64_t>(ETIMEDOUT));
+    ASSERT_GE(syns_seen, 3u);
+    EXPECT_EQ(rs[0].get(FieldKey::SYN_RETRANS), syns_seen - 1);
+    EXPECT_EQ(rs[0].get(FieldKey::RETRANS_SEGS), syns_seen - 1);
+    EXPECT_EQ(rs[0].get(FieldKey::SEGS_OUT), syns_seen);
+    EXPECT_GE(rs[0].get(FieldKey::RTO_STALLS), syns_seen - 1);
+    EXPECT_EQ(rs[0].get(FieldKey::BYTES_ACKED), 0u);
+}
+
+TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
+    fc::test::AgentThread agent;
+    const uint16_t port = random_port();
+    const std::string nft = "ip netns exec " + topo.server_ns() + " nft ";
+    bool installed = false, removed = false;
+    // Between 2 MiB and 4 MiB received, every 10th packet to the server is dropped.
+    TransferResult t = transfer(topo, AF_INET, port, 12 * 1024 * 1024, [&](size_t got) {
+        if (!installed && got >= 2u << 20) {
+            fc::test::sh(nft + "add table inet fct '{ chain in { type filter hook input priority 0; tcp dport " +
+                         std::to_string(port) + " numgen inc mod 10 == 0 drop; }; }'");
+            installed = true;
+        } else if (installed && !removed && got >= 4u << 20) {
+            fc::test::sh(nft + "delete table inet fct");
+            removed = true;
+        }
+    });
+    ASSERT_TRUE(installed && removed);
+    auto client_f = [&](const Record& r) {
+        return port_pair(r, t.client_port, port) && r.get(FieldKey::NETNS_INODE) == topo.client_inode();
+    };
+    ASSERT_TRUE(agent.wait_for(client_f, ends_terminal, 5s));
+    auto rs = agent.records(client_f);
+    expect_contiguous_chain(rs);
+    expect_matches_tcp_info(rs, t.client, "sender");
+    ASSERT_GT(t.client.tcpi_total_retrans, 0u);
+
+    size_t into = 0, out_of = 0;
+    uint64_t degraded_retrans = 0;
+    for (const auto& r : rs) {
+        if (start_state(r) == State::ESTABLISHED && end_state(r) == State::DEGRADED) ++into;
+        if (start_state(r) == State::DEGRADED && end_state(r) == State::ESTABLISHED) {
+            ++out_of;
+            degraded_retrans += r.get(FieldKey::RETRANS_SEGS);
+        }
+    }
+    EXPECT_GE(into, 1u);
+    EXPECT_EQ(into, out_of);  // every lossy period ended before the close
+    EXPECT_GT(degraded_retrans, 0u);
+    EXPECT_EQ(sum(rs, FieldKey::RETRANS_SEGS), t.client.tcpi_total_retrans);
+}
+
+TEST_F(TcpAgentFailures, NamespaceFilterSeesOnlyItsNamespace) {
+    fc::test::AgentThread agent(topo.server_inode());
+    const uint16_t port = random_port();
+    TransferResult t = transfer(topo, AF_INET, port, 100000);
+    auto server_f = [&](const Record& r) { return port_pair(r, port, t.client_port); };
+    auto client_f = [&](const Record& r) { return port_pair(r, t.client_port, port); };
+    ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));
+    EXPECT_TRUE(agent.records(client_f).empty());
+    for (const auto& r : agent.records([](const Record&) { return true; }))
+        EXPECT_EQ(r.get(FieldKey::NETNS_INODE), topo.server_inode());
+}

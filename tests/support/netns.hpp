@@ -1,0 +1,77 @@
+// Test topology helpers: namespaces, veth, firewall rules and sockets made
+// by the test itself, removed by destructors (also when a test fails).
+#pragma once
+
+#include <linux/tcp.h>  // struct tcp_info with the RFC 4898 byte counters
+
+#include <cstdint>
+#include <string>
+
+namespace fc::test {
+
+// Runs a shell command; throws with its output if it fails.
+void sh(const std::string& cmd);
+
+// Two namespaces joined by a veth pair:
+//   <prefix>-c  198.18.0.1/24  fd00:fc::1/64   (client side)
+//   <prefix>-s  198.18.0.2/24  fd00:fc::2/64   (server side)
+// 198.18.0.0/15 is reserved for benchmarking (RFC 2544) and fd00::/8 is
+// unique-local: neither leaves the namespaces this test creates.
+class VethPair {
+public:
+    VethPair();
+    ~VethPair();
+    VethPair(const VethPair&) = delete;
+    VethPair& operator=(const VethPair&) = delete;
+
+    const std::string& client_ns() const { return client_; }
+    const std::string& server_ns() const { return server_; }
+    uint32_t client_inode() const;
+    uint32_t server_inode() const;
+    static constexpr const char* kClientV4 = "198.18.0.1";
+    static constexpr const char* kServerV4 = "198.18.0.2";
+    static constexpr const char* kClientV6 = "fd00:fc::1";
+    static constexpr const char* kServerV6 = "fd00:fc::2";
+
+private:
+    std::string client_, server_;
+};
+
+// Switches the calling thread into a namespace for its lifetime.
+class InNetns {
+public:
+    explicit InNetns(const std::string& name);
+    ~InNetns();
+    InNetns(const InNetns&) = delete;
+    InNetns& operator=(const InNetns&) = delete;
+
+private:
+    int self_ = -1;
+};
+
+// An owned file descriptor.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd();
+    Fd(Fd&& o) noexcept : fd_(o.release()) {}
+    Fd& operator=(Fd&& o) noexcept;
+    int get() const { return fd_; }
+    int release() {
+        int f = fd_;
+        fd_ = -1;
+        return f;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+tcp_info read_tcp_info(int fd);
+// Sum of the packet counters of an nftables table (inet family) in a namespace.
+uint64_t nft_counter_packets(const std::string& ns, const std::string& table);
+// Waits until the socket reaches TCP_CLOSE (both FINs done), up to timeout_ms.
+bool wait_tcp_closed(int fd, int timeout_ms);
+
+}  // namespace fc::test
