@@ -5,7 +5,7 @@ packages=(
   build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
   libfixbuf-dev libsqlite3-dev sqlite3 libpcap-dev libcli11-dev nlohmann-json3-dev
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 nftables iptables tshark nfdump softflowd iperf3 procps
+  iproute2 nftables iptables tshark nfdump softflowd iperf3 procps python3
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# End to end, as an operator runs it: two namespaces, an agent in each (one
+# exporting over UDP, one over TCP), one collector, SQLite. A transfer of a
+# known size must arrive in SQLite with exactly that many bytes, in a full
+# chain of profiles, from both ends.
+set -euo pipefail
+FC=${1:?usage: $0 path/to/flowcorder}
+command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 CLI missing (apt-get install sqlite3)"; exit 1; }
+PY=/usr/bin/python3  # Debian's, not whatever python3 is first on PATH
+[ -x $PY ] || { echo "FAIL: $PY missing (apt-get install python3)"; exit 1; }
+
+tag=fc-e2e$$
+c=$tag-c s=$tag-s
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  set +e
+  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  ip netns del $c 2>/dev/null; ip netns del $s 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; for f in "$tmp"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
+
+ip netns add $c; ip netns add $s
+ip link add ${tag}a type veth peer name ${tag}b
+ip link set ${tag}a netns $c; ip link set ${tag}b netns $s
+ip -n $c addr add 198.18.0.1/24 dev ${tag}a; ip -n $s addr add 198.18.0.2/24 dev ${tag}b
+for ns in $c $s; do ip -n $ns link set lo up; done
+ip -n $c link set ${tag}a up; ip -n $s link set ${tag}b up
+
+udp=$((30000 + RANDOM % 10000)); tcp=$((udp + 1)); port=$((udp + 2))
+bytes=1234567
+db=$tmp/profiles.sqlite
+"$FC" collect --listen udp://127.0.0.1:$udp,tcp://127.0.0.1:$tcp --db "$db" >"$tmp/collector.log" 2>&1 &
+pids+=($!)
+sleep 0.5
+"$FC" agent --collector udp://127.0.0.1:$udp --netns $c --observation-domain 1 --stats-interval 1 >"$tmp/agent-c.log" 2>&1 &
+pids+=($!)
+"$FC" agent --collector tcp://127.0.0.1:$tcp --netns $s --observation-domain 2 --stats-interval 1 >"$tmp/agent-s.log" 2>&1 &
+pids+=($!)
+sleep 1
+
+ip netns exec $s $PY -c "
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('198.18.0.2', $port)); l.listen(1)
+c, _ = l.accept(); n = 0
+while True:
+    d = c.recv(65536)
+    if not d: break
+    n += len(d)
+assert n == $bytes, n
+c.close()
+" &
+server=$!
+sleep 0.3
+ip netns exec $c $PY -c "
+import socket
+s = socket.create_connection(('198.18.0.2', $port))
+s.sendall(b'x' * $bytes); s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
+"
+wait $server || fail "server did not receive $bytes bytes"
+sleep 2.5   # flush interval is 1 s; stats every 1 s
+
+for p in "${pids[@]}"; do kill -INT "$p"; done
+for p in "${pids[@]}"; do wait "$p" || fail "process $p exited with $?"; done
+pids=()
+
+q() { sqlite3 "$db" "$1"; }
+server_rx=$(q "SELECT sum(bytes_received) FROM profiles WHERE observation_domain=2 AND src_port=$port")
+client_tx=$(q "SELECT sum(bytes_acked) FROM profiles WHERE observation_domain=1 AND dst_port=$port")
+# The kernel counts the FIN in bytes_received, and SYN and FIN in bytes_acked.
+[ "$server_rx" = "$((bytes + 1))" ] || fail "server bytes_received $server_rx, want $((bytes + 1))"
+[ "$client_tx" = "$((bytes + 2))" ] || fail "client bytes_acked $client_tx, want $((bytes + 2))"
+for dom in 1 2; do
+  chain=$(q "SELECT group_concat(start_state || '>' || end_state, ' ') FROM (SELECT * FROM profiles
+             WHERE observation_domain=$dom AND (src_port=$port OR dst_port=$port) ORDER BY profile_seq)")
+  [ "$chain" = "1>2 2>4" ] || fail "domain $dom chain '$chain', want '1>2 2>4' (NEW>ESTABLISHED, ESTABLISHED>FINISHED)"
+  addr=$(q "SELECT DISTINCT src_addr FROM profiles WHERE observation_domain=$dom AND (src_port=$port OR dst_port=$port)")
+  want=198.18.0.$dom
+  [ "$addr" = "$want" ] || fail "domain $dom local address '$addr', want $want"
+  stats=$(q "SELECT count(*) FROM agent_stats WHERE observation_domain=$dom")
+  [ "$stats" -ge 1 ] || fail "no agent statistics from domain $dom"
+done
+lost=$(q "SELECT max(kernel_events_lost) FROM agent_stats")
+[ "$lost" = "0" ] || fail "agents lost $lost kernel events"
+echo "PASS: $bytes bytes agent -> IPFIX (UDP and TCP) -> collector -> SQLite, both ends, full chains"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Removes what a crashed Flowcorder run or test may have left behind:
+# its processes (their BPF links die with them), its network namespaces
+# (their veths, qdiscs and nftables rules die with them). Only names with
+# Flowcorder's prefixes are touched.
+set -u
+quiet=0
+[ "${1:-}" = "--quiet" ] && quiet=1
+say() { [ $quiet -eq 1 ] || echo "clean-leftovers: $*"; }
+
+for pid in $(pgrep -f '(^|/)flowcorder (agent|collect|run|link)' 2>/dev/null); do
+  [ "$pid" = "$$" ] && continue
+  say "killing flowcorder process $pid"
+  kill "$pid" 2>/dev/null
+done
+sleep 0.2
+for pid in $(pgrep -f '(^|/)flowcorder (agent|collect|run|link)' 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+for pid in $(pgrep -f 'fc_integration_tests' 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^fc-'); do
+  say "deleting network namespace $ns"
+  for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+  ip netns del "$ns" 2>/dev/null
+done
+rm -rf /etc/netns/fc-* 2>/dev/null
+
+left=$(bpftool prog show 2>/dev/null | grep -cE 'name fc_')
+if [ "${left:-0}" -gt 0 ]; then
+  say "warning: $left BPF programs named fc_* are still loaded (held by a live process?)"
+fi
+exit 0
