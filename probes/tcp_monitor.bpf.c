@@ -329,7 +329,11 @@ int BPF_PROG(fc_kfree_skb, struct sk_buff *skb, void *location, __u32 reason, co
     struct fc_conn_state *st = lookup(rx_sk);
     if (!st)
         return 0;
-    st->dup_segs_in += 1;
+    /* A GSO/GRO skb stands for several wire segments. */
+    unsigned char *head = BPF_CORE_READ(skb, head);
+    struct skb_shared_info *shinfo = (struct skb_shared_info *)(head + BPF_CORE_READ(skb, end));
+    __u16 segs = BPF_CORE_READ(shinfo, gso_segs);
+    st->dup_segs_in += segs ? segs : 1;
     stat_inc(FC_STAT_DUP_DROPS);
     return 0;
 }

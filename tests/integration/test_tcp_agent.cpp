@@ -83,7 +83,8 @@ struct TransferResult {
 // namespace, both close in order, and each reads TCP_INFO once in CLOSE.
 // on_progress(received) runs in the server thread as data arrives.
 TransferResult transfer(const fc::test::VethPair& topo, int family, uint16_t port, size_t bytes,
-                        const std::function<void(size_t)>& on_progress = {}) {
+                        const std::function<void(size_t)>& on_progress = {}, int server_rcvbuf = 0,
+                        uint32_t client_pacing_bytes_per_s = 0) {
     const char* server_ip = family == AF_INET ? topo.kServerV4 : topo.kServerV6;
     std::promise<void> listening;
     auto ready = listening.get_future();
@@ -92,6 +93,8 @@ TransferResult transfer(const fc::test::VethPair& topo, int family, uint16_t por
         fc::test::Fd ls(socket(family, SOCK_STREAM, 0));
         int one = 1;
         setsockopt(ls.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (server_rcvbuf > 0)  // inherited by the accepted socket
+            setsockopt(ls.get(), SOL_SOCKET, SO_RCVBUFFORCE, &server_rcvbuf, sizeof(server_rcvbuf));
         socklen_t len;
         sockaddr_storage a = make_addr(family, server_ip, port, &len);
         if (bind(ls.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(ls.get(), 4) != 0)
@@ -115,6 +118,9 @@ TransferResult transfer(const fc::test::VethPair& topo, int family, uint16_t por
     {
         fc::test::InNetns in(topo.client_ns());
         fc::test::Fd s(socket(family, SOCK_STREAM, 0));
+        if (client_pacing_bytes_per_s > 0)  // TCP's internal pacing, no qdisc needed
+            setsockopt(s.get(), SOL_SOCKET, SO_MAX_PACING_RATE, &client_pacing_bytes_per_s,
+                       sizeof(client_pacing_bytes_per_s));
         socklen_t len;
         sockaddr_storage a = make_addr(family, server_ip, port, &len);
         if (connect(s.get(), reinterpret_cast<sockaddr*>(&a), len) != 0)
@@ -152,6 +158,7 @@ void expect_matches_tcp_info(const std::vector<Record>& rs, const tcp_info& ti, 
     EXPECT_EQ(sum(rs, FieldKey::RETRANS_SEGS), ti.tcpi_total_retrans);
     EXPECT_EQ(sum(rs, FieldKey::DSACK_DUPS), ti.tcpi_dsack_dups);
     EXPECT_EQ(sum(rs, FieldKey::REORD_SEEN), ti.tcpi_reord_seen);
+    EXPECT_EQ(sum(rs, FieldKey::OOO_SEGS_IN), ti.tcpi_rcv_ooopack);
     const Record& last = rs.back();
     EXPECT_EQ(last.get(FieldKey::SRTT_US_END), ti.tcpi_rtt);
     EXPECT_EQ(last.get(FieldKey::RTTVAR_US_END), ti.tcpi_rttvar);
@@ -210,6 +217,18 @@ TEST_P(TcpAgent, KnownSizeTransferMatchesKernelTcpInfoExactly) {
         EXPECT_EQ(rs->back().get(FieldKey::CLOSE_CAUSE), static_cast<uint64_t>(fc::CloseCause::FIN));
         EXPECT_GT(sum(*rs, FieldKey::RTT_SAMPLES), 0u);
         EXPECT_EQ(rs->front().get(FieldKey::SYN_RETRANS), 0u);
+    }
+    // RTT samples: no per-sample truth without captures (the testbed's job);
+    // these bounds catch unit or source errors. Each sample comes from an
+    // incoming ACK; their mean is at least the kernel's minimum sample and
+    // stays near the kernel's smoothed value of the same samples.
+    for (const auto* rs : {&client, &server}) {
+        for (const auto& r : *rs) {
+            if (r.get(FieldKey::RTT_SAMPLES) == 0) continue;
+            EXPECT_LE(r.get(FieldKey::RTT_SAMPLES), r.get(FieldKey::SEGS_IN));
+            EXPECT_GE(r.get(FieldKey::RTT_MEAN_US), rs->back().get(FieldKey::MIN_RTT_US_END));
+            EXPECT_LE(r.get(FieldKey::RTT_MEAN_US), 4 * r.get(FieldKey::SRTT_US_END) + 1000);
+        }
     }
     EXPECT_EQ(client.front().get(FieldKey::ROLE), 1u);
     EXPECT_EQ(server.front().get(FieldKey::ROLE), 2u);
@@ -326,6 +345,78 @@ TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
     EXPECT_EQ(into, out_of);  // every lossy period ended before the close
     EXPECT_GT(degraded_retrans, 0u);
     EXPECT_EQ(sum(rs, FieldKey::RETRANS_SEGS), t.client.tcpi_total_retrans);
+
+    // The receiver saw the segments after each hole arrive out of order.
+    auto server_f = [&](const Record& r) {
+        return port_pair(r, port, t.client_port) && r.get(FieldKey::NETNS_INODE) == topo.server_inode();
+    };
+    ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));
+    auto srv = agent.records(server_f);
+    expect_matches_tcp_info(srv, t.server, "receiver");
+    EXPECT_GT(sum(srv, FieldKey::OOO_SEGS_IN), 0u);
+    EXPECT_GT(sum(srv, FieldKey::OOO_DIST_SAMPLES), 0u);
+    for (const auto& r : srv) {
+        // A hole is at least one segment and at most the receive window.
+        if (r.get(FieldKey::OOO_DIST_SAMPLES) == 0) continue;
+        EXPECT_GE(r.get(FieldKey::OOO_DIST_MEAN), 1000u);
+        EXPECT_LE(r.get(FieldKey::OOO_DIST_MEAN), 64u << 20);
+    }
+}
+
+// ACKs from the receiver are blacked out for a while: the sender's
+// retransmission timer fires and it resends data the receiver already has.
+// The receiver's buffer is larger than the transfer, so the sender is never
+// window-limited (a zero window would put it in persist mode, not RTO).
+// Ground truth: the namespaces' MIB counters (each holds this one
+// connection): TcpExt:TCPTimeouts at the sender for RTOs, and
+// TcpExt:DelayedACKLost at the receiver, which the kernel bumps for every
+// data skb arriving wholly below rcv_nxt. The sender's segmentation offload
+// is off so that one skb is one segment and the two counts compare exactly.
+TEST_F(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
+    fc::test::AgentThread agent;
+    const uint16_t port = random_port();
+    const std::string nft = "ip netns exec " + topo.client_ns() + " nft ";
+    fc::test::sh("ip -n " + topo.client_ns() + " link set dev " + topo.client_dev() + " gso_max_segs 1");
+    std::thread blackout;
+    // Paced at 50 Mbit/s, 4 MiB take ~0.7 s: the blackout (from 1 MiB on,
+    // 0.9 s long) surely hits data in flight.
+    TransferResult t = transfer(
+        topo, AF_INET, port, 4 * 1024 * 1024,
+        [&](size_t got) {
+            if (blackout.joinable() || got < (1u << 20)) return;
+            fc::test::sh(nft + "add table inet fct '{ chain in { type filter hook input priority 0; tcp sport " +
+                         std::to_string(port) + " drop; }; }'");
+            blackout = std::thread([&] {
+                std::this_thread::sleep_for(900ms);
+                fc::test::sh(nft + "delete table inet fct");
+            });
+        },
+        32 << 20, 50'000'000 / 8);
+    blackout.join();
+    const uint64_t rtos = fc::test::netstat_counter(topo.client_ns(), "TcpExt", "TCPTimeouts");
+    const uint64_t dup_skbs = fc::test::netstat_counter(topo.server_ns(), "TcpExt", "DelayedACKLost");
+
+    auto client_f = [&](const Record& r) {
+        return port_pair(r, t.client_port, port) && r.get(FieldKey::NETNS_INODE) == topo.client_inode();
+    };
+    auto server_f = [&](const Record& r) {
+        return port_pair(r, port, t.client_port) && r.get(FieldKey::NETNS_INODE) == topo.server_inode();
+    };
+    ASSERT_TRUE(agent.wait_for(client_f, ends_terminal, 5s));
+    ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));
+    auto snd = agent.records(client_f);
+    auto rcv = agent.records(server_f);
+    expect_matches_tcp_info(snd, t.client, "sender");
+    expect_matches_tcp_info(rcv, t.server, "receiver");
+
+    ASSERT_GT(rtos, 0u);
+    EXPECT_EQ(sum(snd, FieldKey::RTO_STALLS), rtos);
+    ASSERT_GT(dup_skbs, 0u);
+    EXPECT_EQ(sum(rcv, FieldKey::DUP_SEGS_IN), dup_skbs);
+    // An RTO puts the sender in Loss: a lossy period, so a DEGRADED window.
+    bool degraded = false;
+    for (const auto& r : snd) degraded |= end_state(r) == State::DEGRADED;
+    EXPECT_TRUE(degraded);
 }
 
 TEST_F(TcpAgentFailures, NamespaceFilterSeesOnlyItsNamespace) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <sstream>
 #include <tuple>
 #include <cerrno>
 #include <chrono>
@@ -41,6 +42,23 @@ uint64_t nft_counter_packets(const std::string& ns, const std::string& table) {
     return total;
 }
 
+uint64_t netstat_counter(const std::string& ns, const std::string& group, const std::string& name) {
+    int rc = 0;
+    std::string out = run("ip netns exec " + ns + " cat /proc/net/netstat /proc/net/snmp", &rc);
+    if (rc != 0) throw std::runtime_error("reading MIB counters failed: " + out);
+    // Pairs of lines: "Group: Name1 Name2 ..." then "Group: v1 v2 ...".
+    std::istringstream in(out);
+    std::string names, values;
+    while (std::getline(in, names) && std::getline(in, values)) {
+        if (names.rfind(group + ":", 0) != 0) continue;
+        std::istringstream n(names), v(values);
+        std::string key, val;
+        while (n >> key && v >> val)
+            if (key == name) return std::stoull(val);
+    }
+    throw std::runtime_error("no MIB counter " + group + ":" + name);
+}
+
 void sh(const std::string& cmd) {
     int rc = 0;
     std::string out = run(cmd, &rc);
@@ -57,7 +75,8 @@ uint32_t inode_of(const std::string& ns) {
 }  // namespace
 
 VethPair::VethPair() {
-    const std::string prefix = "fc-t" + std::to_string(getpid());
+    prefix_ = "fc-t" + std::to_string(getpid());
+    const std::string& prefix = prefix_;
     client_ = prefix + "-c";
     server_ = prefix + "-s";
     try {

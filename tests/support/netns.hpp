@@ -26,6 +26,8 @@ public:
 
     const std::string& client_ns() const { return client_; }
     const std::string& server_ns() const { return server_; }
+    std::string client_dev() const { return prefix_ + "c"; }
+    std::string server_dev() const { return prefix_ + "s"; }
     uint32_t client_inode() const;
     uint32_t server_inode() const;
     static constexpr const char* kClientV4 = "198.18.0.1";
@@ -34,7 +36,7 @@ public:
     static constexpr const char* kServerV6 = "fd00:fc::2";
 
 private:
-    std::string client_, server_;
+    std::string prefix_, client_, server_;
 };
 
 // Switches the calling thread into a namespace for its lifetime.
@@ -69,6 +71,10 @@ private:
 };
 
 tcp_info read_tcp_info(int fd);
+// A counter of /proc/net/netstat or /proc/net/snmp as seen in a namespace,
+// e.g. ("TcpExt", "DelayedACKLost"). Per-namespace MIBs are per-connection
+// ground truth when the test's connection is the namespace's only one.
+uint64_t netstat_counter(const std::string& ns, const std::string& group, const std::string& name);
 // Sum of the packet counters of an nftables table (inet family) in a namespace.
 uint64_t nft_counter_packets(const std::string& ns, const std::string& table);
 // Waits until the socket reaches TCP_CLOSE (both FINs done), up to timeout_ms.
