@@ -56,10 +56,10 @@ $FC agent --collector tcp://127.0.0.1:$ipfix_port --netns $s --observation-domai
 pids+=($!)
 sleep 1
 
-step "workload: 2 s iperf3 bulk transfer, every 20th packet dropped during its second half-second"
+step "workload: 2 s iperf3 bulk transfer at 200 Mbit/s, every 20th packet dropped during its second half-second"
 ip netns exec $s iperf3 -s -1 -p $port >/dev/null 2>&1 &
 sleep 0.3
-ip netns exec $c iperf3 -c 198.18.0.2 -p $port -t 2 -i 0 >"$out/iperf3.txt" 2>&1 &
+ip netns exec $c iperf3 -c 198.18.0.2 -p $port -t 2 -b 200M -i 0 >"$out/iperf3.txt" 2>&1 &
 iperf=$!
 sleep 0.5
 ip netns exec $s nft add table inet fcdemo "{ chain in { type filter hook input priority 0; tcp dport $port numgen inc mod 20 == 0 drop; }; }"
@@ -76,17 +76,34 @@ for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 pids=()
 
-step "profiles stored in $out/profiles.sqlite"
+step "connections, as stored in $out/profiles.sqlite"
+states="CASE %s WHEN 1 THEN 'NEW' WHEN 2 THEN 'ESTABLISHED' WHEN 3 THEN 'DEGRADED' WHEN 4 THEN 'FINISHED'
+        WHEN 5 THEN 'NETWORK_ERROR' WHEN 6 THEN 'PROTOCOL_ERROR' WHEN 7 THEN 'DESYNC' END"
+causes="CASE close_cause WHEN 1 THEN 'FIN' WHEN 2 THEN 'reset sent' WHEN 3 THEN 'reset received'
+        WHEN 4 THEN 'timeout' WHEN 5 THEN 'refused' WHEN 6 THEN 'unreachable' WHEN 7 THEN 'local abort'
+        WHEN 8 THEN 'lost track' WHEN 9 THEN 'error' ELSE '' END"
 sqlite3 -header -column "$out/profiles.sqlite" "
-  SELECT observation_domain AS dom, flow_id, src_addr || ':' || src_port AS local,
-         dst_addr || ':' || dst_port AS remote,
-         CASE start_state WHEN 1 THEN 'NEW' WHEN 2 THEN 'ESTABLISHED' WHEN 3 THEN 'DEGRADED' ELSE start_state END AS from_state,
-         CASE end_state WHEN 2 THEN 'ESTABLISHED' WHEN 3 THEN 'DEGRADED' WHEN 4 THEN 'FINISHED'
-              WHEN 5 THEN 'NETWORK_ERROR' WHEN 6 THEN 'PROTOCOL_ERROR' WHEN 7 THEN 'DESYNC' ELSE end_state END AS to_state,
-         (window_end_ns - window_start_ns) / 1000000 AS ms, bytes_acked, bytes_received,
-         retrans_segs AS retrans, rtt_samples, rtt_mean_us, rto_stalls AS rtos, close_cause AS cause
-  FROM profiles ORDER BY observation_domain, flow_id, profile_seq;"
+  SELECT observation_domain AS host, flow_id AS conn, src_addr || ':' || src_port AS local,
+         dst_addr || ':' || dst_port AS remote, count(*) AS profiles,
+         sum(end_state = 3) AS lossy_periods, sum(bytes_acked) AS bytes_acked,
+         sum(bytes_received) AS bytes_rcvd, sum(retrans_segs) AS retrans, sum(rto_stalls) AS rtos,
+         sum(dup_segs_in) AS dups_in, sum(ooo_segs_in) AS ooo_in,
+         (SELECT $(printf "$states" p2.end_state) || ' (' || $(echo "$causes" | sed 's/close_cause/p2.close_cause/') || ')'
+            FROM profiles p2 WHERE p2.observation_domain = p.observation_domain AND p2.flow_id = p.flow_id
+            ORDER BY profile_seq DESC LIMIT 1) AS ended
+  FROM profiles p GROUP BY observation_domain, flow_id ORDER BY observation_domain, flow_id;"
+
+bulk=$(sqlite3 "$out/profiles.sqlite" "SELECT flow_id FROM profiles WHERE observation_domain = 1
+        GROUP BY flow_id ORDER BY sum(bytes_acked) DESC LIMIT 1")
+step "the bulk transfer's first 12 profiles, as the client's agent saw them (connection $bulk)"
+sqlite3 -header -column "$out/profiles.sqlite" "
+  SELECT profile_seq AS seq, $(printf "$states" start_state) AS from_state, $(printf "$states" end_state) AS to_state,
+         (window_end_ns - window_start_ns) / 1000 AS window_us, bytes_acked, retrans_segs AS retrans,
+         rtt_samples, rtt_mean_us, srtt_us, rto_stalls AS rtos
+  FROM profiles WHERE observation_domain = 1 AND flow_id = $bulk ORDER BY profile_seq LIMIT 12;"
+
 n=$(sqlite3 "$out/profiles.sqlite" "SELECT count(*) FROM profiles")
 echo
-echo "$n profiles from real TCP connections went agent -> IPFIX -> collector -> SQLite ($out)"
+echo "$n profiles from real TCP connections went agent -> IPFIX -> collector -> SQLite."
+echo "Run directory: $out (profiles.sqlite, agent-*.jsonl as printed by --stdout, logs)"
 [ "$n" -gt 0 ]

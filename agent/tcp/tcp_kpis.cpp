@@ -55,16 +55,27 @@ void fill_kpis(const fc_tcp_snapshot& a, const fc_tcp_snapshot& b, bool opening_
     r.set(FieldKey::REORD_SEEN, d32(a.reord_seen, b.reord_seen));
 }
 
+namespace {
+// ::ffff:a.b.c.d, what a dual-stack socket shows for an IPv4 peer.
+bool v4_mapped(const uint8_t* a) {
+    static constexpr uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+}  // namespace
+
 void fill_identity(const fc_conn_key& key, uint64_t conn_id, uint8_t role, ipfix::Record& r) {
-    if (key.family == FC_AF_INET6) {
+    // IPv4 connections on IPv6 sockets are reported as the IPv4 they are.
+    const bool mapped = key.family == FC_AF_INET6 && v4_mapped(key.saddr) && v4_mapped(key.daddr);
+    if (key.family == FC_AF_INET6 && !mapped) {
         r.tmpl = ipfix::TemplateKey::TCP_V6;
         std::memcpy(r.src_v6.data(), key.saddr, 16);
         std::memcpy(r.dst_v6.data(), key.daddr, 16);
     } else {
         r.tmpl = ipfix::TemplateKey::TCP_V4;
+        const size_t off = mapped ? 12 : 0;
         uint32_t s = 0, d = 0;
-        std::memcpy(&s, key.saddr, 4);
-        std::memcpy(&d, key.daddr, 4);
+        std::memcpy(&s, key.saddr + off, 4);
+        std::memcpy(&d, key.daddr + off, 4);
         r.set(FieldKey::SRC_V4, ntohl(s));
         r.set(FieldKey::DST_V4, ntohl(d));
     }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <numeric>
 #include <vector>
@@ -188,4 +189,27 @@ TEST(TcpProfiler, PassiveOpenEmitsOpeningProfileAtOnce) {
     EXPECT_EQ(r.get(FieldKey::WINDOW_END_NS) - r.get(FieldKey::WINDOW_START_NS), 1'000'000u);
     EXPECT_EQ(r.get(FieldKey::SYN_RETRANS), 1u);
     EXPECT_EQ(p.tracked(), 1u);
+}
+
+TEST(TcpIdentity, V4MappedAddressesAreReportedAsIpv4) {
+    fc_conn_key k{};
+    k.family = FC_AF_INET6;
+    const uint8_t s[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 2};
+    const uint8_t d[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1};
+    std::memcpy(k.saddr, s, 16);
+    std::memcpy(k.daddr, d, 16);
+    k.sport = 5201;
+    k.dport = 40000;
+    fc::ipfix::Record r;
+    fc::tcp::fill_identity(k, 1, 2, r);
+    EXPECT_EQ(r.tmpl, fc::ipfix::TemplateKey::TCP_V4);
+    EXPECT_EQ(r.get(FieldKey::SRC_V4), 0xC6120002u);
+    EXPECT_EQ(r.get(FieldKey::DST_V4), 0xC6120001u);
+
+    const uint8_t real6[16] = {0xfd, 0, 0, 0xfc, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    std::memcpy(k.saddr, real6, 16);
+    fc::ipfix::Record r6;
+    fc::tcp::fill_identity(k, 1, 2, r6);
+    EXPECT_EQ(r6.tmpl, fc::ipfix::TemplateKey::TCP_V6);
+    EXPECT_EQ(r6.src_v6[0], 0xfd);
 }
