@@ -45,16 +45,16 @@ struct AgentOptions {
 };
 
 class ExporterSink final : public ProfileSink {
-public:
+  public:
     explicit ExporterSink(ipfix::Exporter& e) : exporter_(e) {}
     void emit(const ipfix::Record& r) override { exporter_.submit(r); }
 
-private:
+  private:
     ipfix::Exporter& exporter_;
 };
 
 class CountingSink final : public ProfileSink {
-public:
+  public:
     explicit CountingSink(ProfileSink& next) : next_(next) {}
     void emit(const ipfix::Record& r) override {
         ++count;
@@ -62,7 +62,7 @@ public:
     }
     uint64_t count = 0;
 
-private:
+  private:
     ProfileSink& next_;
 };
 
@@ -132,14 +132,15 @@ int run_agent(const AgentOptions& o) {
     tcp::TcpProfiler profiler(clock, counted);
     tcp::TcpProbes probes(popts, [&](const fc_tcp_event& e) { profiler.on_event(e); });
     if (!o.quiet)
-        std::fprintf(stderr,
-                     "flowcorder agent: TCP probes attached (sockops on %s; duplicate detection %s; "
-                     "out-of-order distance %s); watching %s; exporting to %s\n",
-                     probes.capabilities().cgroup_path.c_str(),
-                     probes.capabilities().duplicate_detection ? "on" : "OFF (kernel < 6.11)",
-                     popts.ooo_distance ? "on" : "off",
-                     o.netns.empty() ? "every network namespace" : ("netns " + o.netns).c_str(),
-                     o.collector.empty() ? "stdout" : o.collector.c_str());
+        std::fprintf(
+            stderr,
+            "flowcorder agent: TCP probes attached (sockops on %s; duplicate detection %s; "
+            "out-of-order distance %s); watching %s; exporting to %s\n",
+            probes.capabilities().cgroup_path.c_str(),
+            probes.capabilities().duplicate_detection ? "on" : "OFF (kernel < 6.11)",
+            popts.ooo_distance ? "on" : "off",
+            o.netns.empty() ? "every network namespace" : ("netns " + o.netns).c_str(),
+            o.collector.empty() ? "stdout" : o.collector.c_str());
 
     const uint64_t start = WallClock::mono_now_ns();
     uint64_t last_sweep = start, last_stats = start;
@@ -149,7 +150,8 @@ int run_agent(const AgentOptions& o) {
         std::optional<ipfix::ExporterStats> es;
         if (exporter) {
             es = exporter->stats();
-            exporter->submit(stats_record(ps, counted.count, es->records_dropped, profiler.desyncs()));
+            exporter->submit(
+                stats_record(ps, counted.count, es->records_dropped, profiler.desyncs()));
         }
         if (!o.quiet) print_stats(ps, counted.count, es ? &*es : nullptr, profiler.tracked());
     };
@@ -175,7 +177,8 @@ int run_agent(const AgentOptions& o) {
     export_stats();
     if (exporter) exporter->flush();
     if (!o.quiet && open > 0)
-        std::fprintf(stderr, "flowcorder agent: %zu connections still open at exit ended as DESYNC\n", open);
+        std::fprintf(
+            stderr, "flowcorder agent: %zu connections still open at exit ended as DESYNC\n", open);
     return 0;
 }
 
@@ -207,13 +210,15 @@ void add_agent_command(CLI::App& app) {
         ->check(CLI::Range(1u, 1u << 24));
     sub->add_flag("--no-ooo-distance", o->no_ooo_distance,
                   "Do not measure out-of-order distances (saves a callback per slow-path segment)");
-    sub->add_option("--duration", o->duration_s, "Stop after this many seconds (default: until Ctrl-C)")
+    sub->add_option("--duration", o->duration_s,
+                    "Stop after this many seconds (default: until Ctrl-C)")
         ->check(CLI::NonNegativeNumber);
     sub->add_option("--stats-interval", o->stats_interval_s,
                     "Seconds between agent statistics records and lines (0: only at exit)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
-    sub->add_option("--cgroup", o->cgroup, "cgroup-v2 directory for the sockops probe (default: the mount point)");
+    sub->add_option("--cgroup", o->cgroup,
+                    "cgroup-v2 directory for the sockops probe (default: the mount point)");
     sub->add_flag("--quiet", o->quiet, "No progress lines on stderr");
     sub->callback([o] {
         int rc = 0;

@@ -6,13 +6,13 @@
 namespace fc {
 
 class WallClock {
-public:
+  public:
     WallClock();  // measures the REALTIME - MONOTONIC offset once
     uint64_t from_monotonic(uint64_t mono_ns) const { return mono_ns + offset_ns_; }
-    static uint64_t now_ns();      // CLOCK_REALTIME
+    static uint64_t now_ns();       // CLOCK_REALTIME
     static uint64_t mono_now_ns();  // CLOCK_MONOTONIC
 
-private:
+  private:
     uint64_t offset_ns_ = 0;
 };
 

@@ -5,10 +5,14 @@ namespace fc {
 std::optional<State> next_state(State from, Trigger t) {
     if (is_terminal(from)) return std::nullopt;
     switch (t) {
-        case Trigger::FINISH: return State::FINISHED;
-        case Trigger::NETWORK_FAIL: return State::NETWORK_ERROR;
-        case Trigger::PROTOCOL_FAIL: return State::PROTOCOL_ERROR;
-        case Trigger::LOSE_TRACK: return State::DESYNC;
+        case Trigger::FINISH:
+            return State::FINISHED;
+        case Trigger::NETWORK_FAIL:
+            return State::NETWORK_ERROR;
+        case Trigger::PROTOCOL_FAIL:
+            return State::PROTOCOL_ERROR;
+        case Trigger::LOSE_TRACK:
+            return State::DESYNC;
         case Trigger::ESTABLISH:
             if (from == State::NEW) return State::ESTABLISHED;
             return std::nullopt;
@@ -24,26 +28,40 @@ std::optional<State> next_state(State from, Trigger t) {
 
 std::string_view to_string(State s) {
     switch (s) {
-        case State::NEW: return "NEW";
-        case State::ESTABLISHED: return "ESTABLISHED";
-        case State::DEGRADED: return "DEGRADED";
-        case State::FINISHED: return "FINISHED";
-        case State::NETWORK_ERROR: return "NETWORK_ERROR";
-        case State::PROTOCOL_ERROR: return "PROTOCOL_ERROR";
-        case State::DESYNC: return "DESYNC";
+        case State::NEW:
+            return "NEW";
+        case State::ESTABLISHED:
+            return "ESTABLISHED";
+        case State::DEGRADED:
+            return "DEGRADED";
+        case State::FINISHED:
+            return "FINISHED";
+        case State::NETWORK_ERROR:
+            return "NETWORK_ERROR";
+        case State::PROTOCOL_ERROR:
+            return "PROTOCOL_ERROR";
+        case State::DESYNC:
+            return "DESYNC";
     }
     return "?";
 }
 
 std::string_view to_string(Trigger t) {
     switch (t) {
-        case Trigger::ESTABLISH: return "ESTABLISH";
-        case Trigger::LOSSY_ENTER: return "LOSSY_ENTER";
-        case Trigger::LOSSY_EXIT: return "LOSSY_EXIT";
-        case Trigger::FINISH: return "FINISH";
-        case Trigger::NETWORK_FAIL: return "NETWORK_FAIL";
-        case Trigger::PROTOCOL_FAIL: return "PROTOCOL_FAIL";
-        case Trigger::LOSE_TRACK: return "LOSE_TRACK";
+        case Trigger::ESTABLISH:
+            return "ESTABLISH";
+        case Trigger::LOSSY_ENTER:
+            return "LOSSY_ENTER";
+        case Trigger::LOSSY_EXIT:
+            return "LOSSY_EXIT";
+        case Trigger::FINISH:
+            return "FINISH";
+        case Trigger::NETWORK_FAIL:
+            return "NETWORK_FAIL";
+        case Trigger::PROTOCOL_FAIL:
+            return "PROTOCOL_FAIL";
+        case Trigger::LOSE_TRACK:
+            return "LOSE_TRACK";
     }
     return "?";
 }

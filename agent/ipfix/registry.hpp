@@ -88,14 +88,19 @@ constexpr const TemplateDef& templ(TemplateKey k) { return kTemplates[static_cas
 
 constexpr size_t field_length(FieldType t) {
     switch (t) {
-        case FieldType::U8: return 1;
-        case FieldType::U16: return 2;
+        case FieldType::U8:
+            return 1;
+        case FieldType::U16:
+            return 2;
         case FieldType::U32:
-        case FieldType::IPV4: return 4;
+        case FieldType::IPV4:
+            return 4;
         case FieldType::U64:
         case FieldType::DT_MS:
-        case FieldType::DT_NS: return 8;
-        case FieldType::IPV6: return 16;
+        case FieldType::DT_NS:
+            return 8;
+        case FieldType::IPV6:
+            return 16;
     }
     return 0;
 }

@@ -25,7 +25,7 @@ std::runtime_error error(const std::string& what, int err) {
 }
 
 class UniqueFd {
-public:
+  public:
     explicit UniqueFd(int fd) : fd_(fd) {}
     ~UniqueFd() {
         if (fd_ >= 0) close(fd_);
@@ -34,7 +34,7 @@ public:
     UniqueFd& operator=(const UniqueFd&) = delete;
     int get() const { return fd_; }
 
-private:
+  private:
     int fd_;
 };
 
@@ -121,9 +121,10 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
     ro->filter_netns_ino = opts.netns_inode;
     ro->track_ooo_distance = opts.ooo_distance ? 1 : 0;
     uint32_t old_data = 0, old_seq = 0;
-    caps_.duplicate_detection = kfree_skb_has_rx_sk(vmlinux.get()) &&
-                                drop_reason_value(vmlinux.get(), "SKB_DROP_REASON_TCP_OLD_DATA", &old_data) &&
-                                drop_reason_value(vmlinux.get(), "SKB_DROP_REASON_TCP_OLD_SEQUENCE", &old_seq);
+    caps_.duplicate_detection =
+        kfree_skb_has_rx_sk(vmlinux.get()) &&
+        drop_reason_value(vmlinux.get(), "SKB_DROP_REASON_TCP_OLD_DATA", &old_data) &&
+        drop_reason_value(vmlinux.get(), "SKB_DROP_REASON_TCP_OLD_SEQUENCE", &old_seq);
     ro->drop_reason_old_data = old_data;
     ro->drop_reason_old_seq = old_seq;
     if (!caps_.duplicate_detection) bpf_program__set_autoload(skel_->progs.fc_kfree_skb, false);
@@ -132,7 +133,8 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
     bpf_map__set_max_entries(skel_->maps.events, opts.ringbuf_bytes);
 
     if (int err = tcp_monitor_bpf__load(skel_.get()))
-        throw error("the kernel refused to load the TCP probes (root, BPF and BTF are needed)", err);
+        throw error("the kernel refused to load the TCP probes (root, BPF and BTF are needed)",
+                    err);
 
     // Raw tracepoints attach by section name.
     struct {
@@ -140,9 +142,12 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
         bpf_link** link;
         const char* what;
     } tps[] = {
-        {skel_->progs.fc_set_state, &skel_->links.fc_set_state, "raw tracepoint inet_sock_set_state"},
-        {skel_->progs.fc_cong_state, &skel_->links.fc_cong_state, "raw tracepoint tcp_cong_state_set"},
-        {skel_->progs.fc_receive_reset, &skel_->links.fc_receive_reset, "raw tracepoint tcp_receive_reset"},
+        {skel_->progs.fc_set_state, &skel_->links.fc_set_state,
+         "raw tracepoint inet_sock_set_state"},
+        {skel_->progs.fc_cong_state, &skel_->links.fc_cong_state,
+         "raw tracepoint tcp_cong_state_set"},
+        {skel_->progs.fc_receive_reset, &skel_->links.fc_receive_reset,
+         "raw tracepoint tcp_receive_reset"},
         {skel_->progs.fc_kfree_skb, &skel_->links.fc_kfree_skb, "raw tracepoint kfree_skb"},
     };
     for (auto& tp : tps) {
@@ -158,7 +163,8 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
     if (!skel_->links.fc_sockops)
         throw error("cannot attach the sockops probe to cgroup " + caps_.cgroup_path, errno);
 
-    ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &TcpProbes::on_sample, this, nullptr));
+    ring_.reset(
+        ring_buffer__new(bpf_map__fd(skel_->maps.events), &TcpProbes::on_sample, this, nullptr));
     if (!ring_) throw error("cannot open the probes' ring buffer", errno);
 }
 

@@ -17,11 +17,11 @@ struct ring_buffer;
 namespace fc::tcp {
 
 struct ProbeOptions {
-    uint32_t netns_inode = 0;        // 0: every network namespace
+    uint32_t netns_inode = 0;  // 0: every network namespace
     uint32_t max_connections = 65536;
     uint32_t ringbuf_bytes = 1u << 22;
-    bool ooo_distance = true;        // sockops header callback on slow-path segments
-    std::string cgroup_path;         // empty: the cgroup-v2 mount point
+    bool ooo_distance = true;  // sockops header callback on slow-path segments
+    std::string cgroup_path;   // empty: the cgroup-v2 mount point
 };
 
 struct ProbeStats {
@@ -36,7 +36,7 @@ struct ProbeCapabilities {
 };
 
 class TcpProbes {
-public:
+  public:
     using EventHandler = std::function<void(const fc_tcp_event&)>;
 
     // Throws std::runtime_error naming the kernel feature that is missing.
@@ -51,7 +51,7 @@ public:
     bool kernel_tracks(uint64_t skaddr) const;
     const ProbeCapabilities& capabilities() const { return caps_; }
 
-private:
+  private:
     static int on_sample(void* ctx, void* data, size_t size);
 
     struct SkelDeleter {

@@ -17,23 +17,30 @@ CloseVerdict classify_close(uint8_t old_state, int sk_err, bool reset_received) 
         return {Trigger::PROTOCOL_FAIL, refused ? CloseCause::REFUSED : CloseCause::RESET_RECEIVED};
     }
     switch (sk_err) {
-        case 0: break;
-        case ETIMEDOUT: return {Trigger::NETWORK_FAIL, CloseCause::TIMEOUT};
+        case 0:
+            break;
+        case ETIMEDOUT:
+            return {Trigger::NETWORK_FAIL, CloseCause::TIMEOUT};
         case EHOSTUNREACH:
         case ENETUNREACH:
         case EHOSTDOWN:
-        case ENETDOWN: return {Trigger::NETWORK_FAIL, CloseCause::UNREACHABLE};
-        default: return {Trigger::NETWORK_FAIL, CloseCause::OTHER_ERROR};
+        case ENETDOWN:
+            return {Trigger::NETWORK_FAIL, CloseCause::UNREACHABLE};
+        default:
+            return {Trigger::NETWORK_FAIL, CloseCause::OTHER_ERROR};
     }
     // No error: the kernel sets CLOSE before it sends an abortive RST, so an
     // abort is recognised by the state it leaves (tcp_need_reset()).
     switch (old_state) {
-        case kSynSent: return {Trigger::FINISH, CloseCause::LOCAL_ABORT};
+        case kSynSent:
+            return {Trigger::FINISH, CloseCause::LOCAL_ABORT};
         case kEstablished:
         case kCloseWait:
         case kFinWait1:
-        case kSynRecv: return {Trigger::PROTOCOL_FAIL, CloseCause::RESET_SENT};
-        default: return {Trigger::FINISH, CloseCause::FIN};
+        case kSynRecv:
+            return {Trigger::PROTOCOL_FAIL, CloseCause::RESET_SENT};
+        default:
+            return {Trigger::FINISH, CloseCause::FIN};
     }
 }
 
@@ -99,16 +106,23 @@ void TcpProfiler::on_event(const fc_tcp_event& e) {
     } else {
         c.last_seq = e.seq;
         switch (e.type) {
-            case FC_EV_ESTABLISHED: apply(e.conn_id, c, Trigger::ESTABLISH, at, &e.snap); break;
-            case FC_EV_LOSSY_ENTER: apply(e.conn_id, c, Trigger::LOSSY_ENTER, at, &e.snap); break;
-            case FC_EV_LOSSY_EXIT: apply(e.conn_id, c, Trigger::LOSSY_EXIT, at, &e.snap); break;
+            case FC_EV_ESTABLISHED:
+                apply(e.conn_id, c, Trigger::ESTABLISH, at, &e.snap);
+                break;
+            case FC_EV_LOSSY_ENTER:
+                apply(e.conn_id, c, Trigger::LOSSY_ENTER, at, &e.snap);
+                break;
+            case FC_EV_LOSSY_EXIT:
+                apply(e.conn_id, c, Trigger::LOSSY_EXIT, at, &e.snap);
+                break;
             case FC_EV_CLOSE: {
                 CloseVerdict v = classify_close(e.old_state, e.sk_err, e.reset_rcvd != 0);
                 apply(e.conn_id, c, v.trigger, at, &e.snap, v.cause, e.sk_err);
                 done = true;  // the kernel forgot this connection whatever we made of it
                 break;
             }
-            default: break;
+            default:
+                break;
         }
     }
     if (done) conns_.erase(it);
@@ -131,7 +145,8 @@ void TcpProfiler::sweep(const std::function<bool(uint64_t)>& kernel_has) {
 
 void TcpProfiler::finish_all() {
     const uint64_t now = WallClock::now_ns();
-    for (auto& [id, c] : conns_) apply(id, c, Trigger::LOSE_TRACK, now, nullptr, CloseCause::LOST_TRACK);
+    for (auto& [id, c] : conns_)
+        apply(id, c, Trigger::LOSE_TRACK, now, nullptr, CloseCause::LOST_TRACK);
     conns_.clear();
 }
 

@@ -21,7 +21,7 @@ struct CloseVerdict {
 CloseVerdict classify_close(uint8_t old_tcp_state, int sk_err, bool reset_received);
 
 class TcpProfiler {
-public:
+  public:
     TcpProfiler(const WallClock& clock, ProfileSink& sink) : clock_(clock), sink_(sink) {}
 
     void on_event(const fc_tcp_event& e);
@@ -37,7 +37,7 @@ public:
     uint64_t desyncs() const { return desyncs_; }
     uint64_t events_for_unknown() const { return unknown_; }
 
-private:
+  private:
     struct Conn {
         fc_conn_key key{};
         uint64_t skaddr = 0;

@@ -109,7 +109,8 @@ TransferResult transfer(const fc::test::VethPair& topo, int family, uint16_t por
         }
         if (total != bytes) throw std::runtime_error("server received " + std::to_string(total));
         shutdown(c.get(), SHUT_WR);
-        if (!fc::test::wait_tcp_closed(c.get(), 10000)) throw std::runtime_error("server never reached CLOSE");
+        if (!fc::test::wait_tcp_closed(c.get(), 10000))
+            throw std::runtime_error("server never reached CLOSE");
         return fc::test::read_tcp_info(c.get());
     });
     ready.wait();
@@ -135,7 +136,8 @@ TransferResult transfer(const fc::test::VethPair& topo, int family, uint16_t por
         shutdown(s.get(), SHUT_WR);
         while (read(s.get(), buf.data(), buf.size()) > 0) {
         }
-        if (!fc::test::wait_tcp_closed(s.get(), 10000)) throw std::runtime_error("client never reached CLOSE");
+        if (!fc::test::wait_tcp_closed(s.get(), 10000))
+            throw std::runtime_error("client never reached CLOSE");
         res.client = fc::test::read_tcp_info(s.get());
     }
     res.server = server.get();
@@ -179,7 +181,7 @@ void expect_contiguous_chain(const std::vector<Record>& rs) {
 }
 
 class TcpAgent : public ::testing::TestWithParam<int> {
-protected:
+  protected:
     fc::test::VethPair topo;
 };
 
@@ -193,10 +195,12 @@ TEST_P(TcpAgent, KnownSizeTransferMatchesKernelTcpInfoExactly) {
     TransferResult t = transfer(topo, family, port, bytes);
 
     auto client_f = [&](const Record& r) {
-        return port_pair(r, t.client_port, port) && r.get(FieldKey::NETNS_INODE) == topo.client_inode();
+        return port_pair(r, t.client_port, port) &&
+               r.get(FieldKey::NETNS_INODE) == topo.client_inode();
     };
     auto server_f = [&](const Record& r) {
-        return port_pair(r, port, t.client_port) && r.get(FieldKey::NETNS_INODE) == topo.server_inode();
+        return port_pair(r, port, t.client_port) &&
+               r.get(FieldKey::NETNS_INODE) == topo.server_inode();
     };
     ASSERT_TRUE(agent.wait_for(client_f, ends_terminal, 5s));
     ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));
@@ -214,7 +218,8 @@ TEST_P(TcpAgent, KnownSizeTransferMatchesKernelTcpInfoExactly) {
         EXPECT_EQ(start_state(rs->front()), State::NEW);
         EXPECT_EQ(end_state(rs->front()), State::ESTABLISHED);
         EXPECT_EQ(end_state(rs->back()), State::FINISHED);
-        EXPECT_EQ(rs->back().get(FieldKey::CLOSE_CAUSE), static_cast<uint64_t>(fc::CloseCause::FIN));
+        EXPECT_EQ(rs->back().get(FieldKey::CLOSE_CAUSE),
+                  static_cast<uint64_t>(fc::CloseCause::FIN));
         EXPECT_GT(sum(*rs, FieldKey::RTT_SAMPLES), 0u);
         EXPECT_EQ(rs->front().get(FieldKey::SYN_RETRANS), 0u);
     }
@@ -232,7 +237,8 @@ TEST_P(TcpAgent, KnownSizeTransferMatchesKernelTcpInfoExactly) {
     }
     EXPECT_EQ(client.front().get(FieldKey::ROLE), 1u);
     EXPECT_EQ(server.front().get(FieldKey::ROLE), 2u);
-    EXPECT_EQ(client.front().tmpl, family == AF_INET ? fc::ipfix::TemplateKey::TCP_V4 : fc::ipfix::TemplateKey::TCP_V6);
+    EXPECT_EQ(client.front().tmpl,
+              family == AF_INET ? fc::ipfix::TemplateKey::TCP_V4 : fc::ipfix::TemplateKey::TCP_V6);
     // The handshake's RTT sample lands in the opening window of the client.
     EXPECT_GE(client.front().get(FieldKey::RTT_SAMPLES), 1u);
 }
@@ -241,7 +247,7 @@ INSTANTIATE_TEST_SUITE_P(Families, TcpAgent, ::testing::Values(AF_INET, AF_INET6
                          [](const auto& info) { return info.param == AF_INET ? "IPv4" : "IPv6"; });
 
 class TcpAgentFailures : public ::testing::Test {
-protected:
+  protected:
     fc::test::VethPair topo;
 };
 
@@ -275,7 +281,8 @@ TEST_F(TcpAgentFailures, RefusedConnectionEndsInProtocolError) {
 TEST_F(TcpAgentFailures, DroppedSynEndsInNetworkErrorWithSynRetransmissions) {
     const uint16_t port = random_port();
     const std::string nft = "ip netns exec " + topo.server_ns() + " nft ";
-    fc::test::sh(nft + "add table inet fct '{ chain in { type filter hook input priority 0; tcp dport " +
+    fc::test::sh(nft +
+                 "add table inet fct '{ chain in { type filter hook input priority 0; tcp dport " +
                  std::to_string(port) + " counter drop; }; }'");
     fc::test::AgentThread agent;
     uint16_t cport = 0;
@@ -314,8 +321,10 @@ TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
     // Between 2 MiB and 4 MiB received, every 10th packet to the server is dropped.
     TransferResult t = transfer(topo, AF_INET, port, 12 * 1024 * 1024, [&](size_t got) {
         if (!installed && got >= 2u << 20) {
-            fc::test::sh(nft + "add table inet fct '{ chain in { type filter hook input priority 0; tcp dport " +
-                         std::to_string(port) + " numgen inc mod 10 == 0 drop; }; }'");
+            fc::test::sh(
+                nft +
+                "add table inet fct '{ chain in { type filter hook input priority 0; tcp dport " +
+                std::to_string(port) + " numgen inc mod 10 == 0 drop; }; }'");
             installed = true;
         } else if (installed && !removed && got >= 4u << 20) {
             fc::test::sh(nft + "delete table inet fct");
@@ -324,7 +333,8 @@ TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
     });
     ASSERT_TRUE(installed && removed);
     auto client_f = [&](const Record& r) {
-        return port_pair(r, t.client_port, port) && r.get(FieldKey::NETNS_INODE) == topo.client_inode();
+        return port_pair(r, t.client_port, port) &&
+               r.get(FieldKey::NETNS_INODE) == topo.client_inode();
     };
     ASSERT_TRUE(agent.wait_for(client_f, ends_terminal, 5s));
     auto rs = agent.records(client_f);
@@ -348,7 +358,8 @@ TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
 
     // The receiver saw the segments after each hole arrive out of order.
     auto server_f = [&](const Record& r) {
-        return port_pair(r, port, t.client_port) && r.get(FieldKey::NETNS_INODE) == topo.server_inode();
+        return port_pair(r, port, t.client_port) &&
+               r.get(FieldKey::NETNS_INODE) == topo.server_inode();
     };
     ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));
     auto srv = agent.records(server_f);
@@ -376,7 +387,8 @@ TEST_F(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
     fc::test::AgentThread agent;
     const uint16_t port = random_port();
     const std::string nft = "ip netns exec " + topo.client_ns() + " nft ";
-    fc::test::sh("ip -n " + topo.client_ns() + " link set dev " + topo.client_dev() + " gso_max_segs 1");
+    fc::test::sh("ip -n " + topo.client_ns() + " link set dev " + topo.client_dev() +
+                 " gso_max_segs 1");
     std::thread blackout;
     // Paced at 50 Mbit/s, 4 MiB take ~0.7 s: the blackout (from 1 MiB on,
     // 0.9 s long) surely hits data in flight.
@@ -384,8 +396,10 @@ TEST_F(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
         topo, AF_INET, port, 4 * 1024 * 1024,
         [&](size_t got) {
             if (blackout.joinable() || got < (1u << 20)) return;
-            fc::test::sh(nft + "add table inet fct '{ chain in { type filter hook input priority 0; tcp sport " +
-                         std::to_string(port) + " drop; }; }'");
+            fc::test::sh(
+                nft +
+                "add table inet fct '{ chain in { type filter hook input priority 0; tcp sport " +
+                std::to_string(port) + " drop; }; }'");
             blackout = std::thread([&] {
                 std::this_thread::sleep_for(900ms);
                 fc::test::sh(nft + "delete table inet fct");
@@ -394,13 +408,16 @@ TEST_F(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
         32 << 20, 50'000'000 / 8);
     blackout.join();
     const uint64_t rtos = fc::test::netstat_counter(topo.client_ns(), "TcpExt", "TCPTimeouts");
-    const uint64_t dup_skbs = fc::test::netstat_counter(topo.server_ns(), "TcpExt", "DelayedACKLost");
+    const uint64_t dup_skbs =
+        fc::test::netstat_counter(topo.server_ns(), "TcpExt", "DelayedACKLost");
 
     auto client_f = [&](const Record& r) {
-        return port_pair(r, t.client_port, port) && r.get(FieldKey::NETNS_INODE) == topo.client_inode();
+        return port_pair(r, t.client_port, port) &&
+               r.get(FieldKey::NETNS_INODE) == topo.client_inode();
     };
     auto server_f = [&](const Record& r) {
-        return port_pair(r, port, t.client_port) && r.get(FieldKey::NETNS_INODE) == topo.server_inode();
+        return port_pair(r, port, t.client_port) &&
+               r.get(FieldKey::NETNS_INODE) == topo.server_inode();
     };
     ASSERT_TRUE(agent.wait_for(client_f, ends_terminal, 5s));
     ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));

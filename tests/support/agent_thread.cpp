@@ -5,7 +5,8 @@ namespace fc::test {
 AgentThread::AgentThread(uint32_t netns_inode) {
     tcp::ProbeOptions opts;
     opts.netns_inode = netns_inode;
-    probes_ = std::make_unique<tcp::TcpProbes>(opts, [this](const fc_tcp_event& e) { profiler_.on_event(e); });
+    probes_ = std::make_unique<tcp::TcpProbes>(
+        opts, [this](const fc_tcp_event& e) { profiler_.on_event(e); });
     thread_ = std::thread([this] {
         while (!stop_) probes_->poll(20);
         probes_->poll(0);

@@ -17,20 +17,21 @@
 namespace fc::test {
 
 class AgentThread {
-public:
+  public:
     explicit AgentThread(uint32_t netns_inode = 0);
     ~AgentThread();
 
     using Filter = std::function<bool(const ipfix::Record&)>;
     std::vector<ipfix::Record> records(const Filter& f) const;
     // Waits until pred(records(f)) holds, or the timeout passes.
-    bool wait_for(const Filter& f, const std::function<bool(const std::vector<ipfix::Record>&)>& pred,
+    bool wait_for(const Filter& f,
+                  const std::function<bool(const std::vector<ipfix::Record>&)>& pred,
                   std::chrono::milliseconds timeout) const;
     tcp::ProbeStats probe_stats() const { return probes_->stats(); }
 
-private:
+  private:
     class LockedSink : public ProfileSink {
-    public:
+      public:
         void emit(const ipfix::Record& r) override {
             std::lock_guard lock(mu);
             records.push_back(r);

@@ -7,14 +7,14 @@
 #include <unistd.h>
 
 #include <array>
-#include <sstream>
-#include <tuple>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 namespace fc::test {
 
@@ -62,7 +62,9 @@ uint64_t netstat_counter(const std::string& ns, const std::string& group, const 
 void sh(const std::string& cmd) {
     int rc = 0;
     std::string out = run(cmd, &rc);
-    if (rc != 0) throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd + "\n" + out);
+    if (rc != 0)
+        throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd + "\n" +
+                                 out);
 }
 
 namespace {

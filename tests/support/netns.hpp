@@ -18,7 +18,7 @@ void sh(const std::string& cmd);
 // 198.18.0.0/15 is reserved for benchmarking (RFC 2544) and fd00::/8 is
 // unique-local: neither leaves the namespaces this test creates.
 class VethPair {
-public:
+  public:
     VethPair();
     ~VethPair();
     VethPair(const VethPair&) = delete;
@@ -35,25 +35,25 @@ public:
     static constexpr const char* kClientV6 = "fd00:fc::1";
     static constexpr const char* kServerV6 = "fd00:fc::2";
 
-private:
+  private:
     std::string prefix_, client_, server_;
 };
 
 // Switches the calling thread into a namespace for its lifetime.
 class InNetns {
-public:
+  public:
     explicit InNetns(const std::string& name);
     ~InNetns();
     InNetns(const InNetns&) = delete;
     InNetns& operator=(const InNetns&) = delete;
 
-private:
+  private:
     int self_ = -1;
 };
 
 // An owned file descriptor.
 class Fd {
-public:
+  public:
     Fd() = default;
     explicit Fd(int fd) : fd_(fd) {}
     ~Fd();
@@ -66,7 +66,7 @@ public:
         return f;
     }
 
-private:
+  private:
     int fd_ = -1;
 };
 

@@ -36,7 +36,8 @@ db=$tmp/profiles.sqlite
 "$FC" collect --listen udp://127.0.0.1:$udp,tcp://127.0.0.1:$tcp --db "$db" >"$tmp/collector.log" 2>&1 &
 pids+=($!)
 sleep 0.5
-"$FC" agent --collector udp://127.0.0.1:$udp --netns $c --observation-domain 1 --stats-interval 1 >"$tmp/agent-c.log" 2>&1 &
+"$FC" agent --collector udp://127.0.0.1:$udp --netns $c --observation-domain 1 --stats-interval 1 --stdout \
+  >"$tmp/agent-c.jsonl" 2>"$tmp/agent-c.log" &
 pids+=($!)
 "$FC" agent --collector tcp://127.0.0.1:$tcp --netns $s --observation-domain 2 --stats-interval 1 >"$tmp/agent-s.log" 2>&1 &
 pids+=($!)
@@ -86,4 +87,14 @@ for dom in 1 2; do
 done
 lost=$(q "SELECT max(kernel_events_lost) FROM agent_stats")
 [ "$lost" = "0" ] || fail "agents lost $lost kernel events"
+# --stdout prints the same profiles as JSON lines.
+$PY - "$tmp/agent-c.jsonl" $port $((bytes + 2)) <<'PYEOF' || fail "JSON lines disagree with SQLite"
+import json, sys
+path, port, want = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rows = [json.loads(l) for l in open(path)]
+conn = [r for r in rows if r["dst_port"] == port]
+assert [(r["start_state_name"], r["end_state_name"]) for r in conn] == [("NEW", "ESTABLISHED"), ("ESTABLISHED", "FINISHED")], conn
+assert sum(r["bytes_acked"] for r in conn) == want, conn
+assert all(r["src_addr"] == "198.18.0.1" and r["template"] == "tcp4" for r in conn), conn
+PYEOF
 echo "PASS: $bytes bytes agent -> IPFIX (UDP and TCP) -> collector -> SQLite, both ends, full chains"

@@ -36,10 +36,11 @@ TEST(Fsm, ErrorsEndFromEveryLiveState) {
 TEST(Fsm, TerminalStatesAreFinal) {
     for (State s : {State::FINISHED, State::NETWORK_ERROR, State::PROTOCOL_ERROR, State::DESYNC}) {
         EXPECT_TRUE(fc::is_terminal(s));
-        for (Trigger t : {Trigger::ESTABLISH, Trigger::LOSSY_ENTER, Trigger::LOSSY_EXIT,
-                          Trigger::FINISH, Trigger::NETWORK_FAIL, Trigger::PROTOCOL_FAIL,
-                          Trigger::LOSE_TRACK})
-            EXPECT_EQ(next_state(s, t), std::nullopt) << fc::to_string(s) << " " << fc::to_string(t);
+        for (Trigger t :
+             {Trigger::ESTABLISH, Trigger::LOSSY_ENTER, Trigger::LOSSY_EXIT, Trigger::FINISH,
+              Trigger::NETWORK_FAIL, Trigger::PROTOCOL_FAIL, Trigger::LOSE_TRACK})
+            EXPECT_EQ(next_state(s, t), std::nullopt)
+                << fc::to_string(s) << " " << fc::to_string(t);
     }
 }
 

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -142,7 +142,8 @@ TEST(TcpProfiler, LossyConnectionYieldsFourProfilesWithContiguousWindows) {
         EXPECT_EQ(r.get(FieldKey::FLOW_ID), 7u);
         EXPECT_EQ(r.get(FieldKey::WINDOW_END_NS) - r.get(FieldKey::WINDOW_START_NS), 1000u);
         if (i > 0) {
-            EXPECT_EQ(r.get(FieldKey::WINDOW_START_NS), sink.records[i - 1].get(FieldKey::WINDOW_END_NS));
+            EXPECT_EQ(r.get(FieldKey::WINDOW_START_NS),
+                      sink.records[i - 1].get(FieldKey::WINDOW_END_NS));
         }
     }
     EXPECT_EQ(sink.records[3].get(FieldKey::FLOW_END_REASON), 0x03u);
@@ -172,7 +173,8 @@ TEST(TcpProfiler, VanishedKernelEntryEndsInDesyncAfterTwoSweeps) {
     EXPECT_TRUE(sink.records.empty());  // might still be in the ring buffer
     p.sweep([](uint64_t) { return false; });
     ASSERT_EQ(sink.records.size(), 1u);
-    EXPECT_EQ(sink.records[0].get(FieldKey::CLOSE_CAUSE), static_cast<uint64_t>(fc::CloseCause::LOST_TRACK));
+    EXPECT_EQ(sink.records[0].get(FieldKey::CLOSE_CAUSE),
+              static_cast<uint64_t>(fc::CloseCause::LOST_TRACK));
 }
 
 TEST(TcpProfiler, PassiveOpenEmitsOpeningProfileAtOnce) {
@@ -180,7 +182,7 @@ TEST(TcpProfiler, PassiveOpenEmitsOpeningProfileAtOnce) {
     fc::VectorSink sink;
     fc::tcp::TcpProfiler p(clock, sink);
     auto e = event(4, 1, FC_EV_OPEN_PASSIVE, 5'000'000, 0);
-    e.snap.srtt_us = 1000;  // handshake RTT 1 ms
+    e.snap.srtt_us = 1000;     // handshake RTT 1 ms
     e.snap.total_retrans = 1;  // one SYN-ACK retransmission
     p.on_event(e);
     ASSERT_EQ(sink.records.size(), 1u);
