@@ -109,14 +109,7 @@ static __always_inline void fill_snapshot(const struct sock *sk, const struct fc
     s->rttvar_us = BPF_CORE_READ(tp, mdev_us) >> 2;
     s->min_rtt_us = BPF_CORE_READ(tp, rtt_min.s[0].v);
 
-    s->rto_count = st->rto_count;
-    s->rtt_samples = st->rtt_samples;
-    s->rtt_sum_us = st->rtt_sum_us;
-    s->rtt_sumsq_us2 = st->rtt_sumsq_us2;
-    s->dup_segs_in = st->dup_segs_in;
-    s->ooo_samples = st->ooo_samples;
-    s->ooo_dist_sum = st->ooo_dist_sum;
-    s->ooo_dist_sumsq = st->ooo_dist_sumsq;
+    s->anc = st->anc;
 }
 
 /* One event per transition. The sequence number advances even when the ring
@@ -189,16 +182,16 @@ static __always_inline void on_rtt(const struct sock *sk, __u64 mrtt_us)
     stat_inc(FC_STAT_RTT_CB);
     if (!st)
         return;
-    st->rtt_samples += 1;
-    st->rtt_sum_us += mrtt_us;
-    st->rtt_sumsq_us2 += mrtt_us * mrtt_us;
+    st->anc.rtt_samples += 1;
+    st->anc.rtt_sum_us += mrtt_us;
+    st->anc.rtt_sumsq_us2 += mrtt_us * mrtt_us;
 }
 
 static __always_inline void on_rto(const struct sock *sk)
 {
     struct fc_conn_state *st = lookup(sk);
     if (st)
-        st->rto_count += 1;
+        st->anc.rto_count += 1;
 }
 
 /* Called for segments that took the slow path (header prediction failed):
@@ -220,9 +213,9 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops, const struct 
     struct fc_conn_state *st = lookup(sk);
     if (!st)
         return;
-    st->ooo_samples += 1;
-    st->ooo_dist_sum += dist;
-    st->ooo_dist_sumsq += (__u64)dist * dist;
+    st->anc.ooo_samples += 1;
+    st->anc.ooo_dist_sum += dist;
+    st->anc.ooo_dist_sumsq += (__u64)dist * dist;
 }
 
 SEC("sockops")
@@ -333,7 +326,7 @@ int BPF_PROG(fc_kfree_skb, struct sk_buff *skb, void *location, __u32 reason, co
     unsigned char *head = BPF_CORE_READ(skb, head);
     struct skb_shared_info *shinfo = (struct skb_shared_info *)(head + BPF_CORE_READ(skb, end));
     __u16 segs = BPF_CORE_READ(shinfo, gso_segs);
-    st->dup_segs_in += segs ? segs : 1;
+    st->anc.dup_segs_in += segs ? segs : 1;
     stat_inc(FC_STAT_DUP_DROPS);
     return 0;
 }

@@ -28,7 +28,19 @@ struct fc_conn_key {
     __u8 daddr[16]; /* remote */
 };
 
-/* Cumulative counters, read from struct tcp_sock or kept by the probes. */
+/* Cumulative state the kernel does not keep: the probes do. */
+struct fc_tcp_ancillary {
+    __u64 rto_count;
+    __u64 rtt_samples;
+    __u64 rtt_sum_us;
+    __u64 rtt_sumsq_us2;
+    __u64 dup_segs_in;
+    __u64 ooo_samples;
+    __u64 ooo_dist_sum;
+    __u64 ooo_dist_sumsq;
+};
+
+/* Cumulative counters at one instant: struct tcp_sock's and the probes'. */
 struct fc_tcp_snapshot {
     /* kernel state (struct tcp_sock) */
     __u64 bytes_acked;
@@ -48,38 +60,32 @@ struct fc_tcp_snapshot {
     __u32 srtt_us;   /* smoothed RTT, microseconds */
     __u32 rttvar_us; /* mdev, microseconds */
     __u32 min_rtt_us;
-    /* ancillary state (kept by the probes) */
-    __u32 rto_count;
-    __u64 rtt_samples;
-    __u64 rtt_sum_us;
-    __u64 rtt_sumsq_us2;
-    __u64 dup_segs_in;
-    __u64 ooo_samples;
-    __u64 ooo_dist_sum;
-    __u64 ooo_dist_sumsq;
+    __u32 pad;
+    struct fc_tcp_ancillary anc;
 };
 
 enum fc_tcp_event_type {
-    FC_EV_OPEN_ACTIVE = 1,  /* connect(): SYN about to leave (sockops TCP_CONNECT_CB) */
-    FC_EV_OPEN_PASSIVE = 2, /* accepted connection now ESTABLISHED (sockops PASSIVE_ESTABLISHED_CB) */
-    FC_EV_ESTABLISHED = 3,  /* SYN_SENT -> ESTABLISHED */
-    FC_EV_LOSSY_ENTER = 4,  /* congestion state entered Recovery or Loss */
-    FC_EV_LOSSY_EXIT = 5,   /* congestion state left Recovery/Loss */
-    FC_EV_CLOSE = 6,        /* socket state -> CLOSE */
+    FC_EV_OPEN_ACTIVE = 1, /* connect(): SYN about to leave (sockops TCP_CONNECT_CB) */
+    FC_EV_OPEN_PASSIVE =
+        2, /* accepted connection now ESTABLISHED (sockops PASSIVE_ESTABLISHED_CB) */
+    FC_EV_ESTABLISHED = 3, /* SYN_SENT -> ESTABLISHED */
+    FC_EV_LOSSY_ENTER = 4, /* congestion state entered Recovery or Loss */
+    FC_EV_LOSSY_EXIT = 5,  /* congestion state left Recovery/Loss */
+    FC_EV_CLOSE = 6,       /* socket state -> CLOSE */
 };
 
 struct fc_tcp_event {
-    __u64 ts_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-    __u64 conn_id;     /* assigned by the probes at open, unique per load */
-    __u32 seq;         /* per-connection event counter: a gap means lost events */
-    __u8 type;         /* enum fc_tcp_event_type */
-    __u8 old_state;    /* TCP state before a CLOSE transition */
-    __u8 ca_state;     /* congestion state for LOSSY_* */
-    __u8 reset_rcvd;   /* tcp_receive_reset seen on this connection */
-    __s32 sk_err;      /* socket error at CLOSE (errno, positive) */
-    __u8 role;         /* 1 active, 2 passive */
+    __u64 ts_ns;     /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+    __u64 conn_id;   /* assigned by the probes at open, unique per load */
+    __u32 seq;       /* per-connection event counter: a gap means lost events */
+    __u8 type;       /* enum fc_tcp_event_type */
+    __u8 old_state;  /* TCP state before a CLOSE transition */
+    __u8 ca_state;   /* congestion state for LOSSY_* */
+    __u8 reset_rcvd; /* tcp_receive_reset seen on this connection */
+    __s32 sk_err;    /* socket error at CLOSE (errno, positive) */
+    __u8 role;       /* 1 active, 2 passive */
     __u8 pad[3];
-    __u64 skaddr;      /* key of the conns map */
+    __u64 skaddr;           /* key of the conns map */
     struct fc_conn_key key; /* filled on OPEN_* events only */
     struct fc_tcp_snapshot snap;
 };
@@ -92,25 +98,18 @@ struct fc_conn_state {
     __u8 reset_rcvd;
     __u8 role; /* 1 active, 2 passive */
     __u8 pad;
-    __u32 rto_count;
-    __u64 rtt_samples;
-    __u64 rtt_sum_us;
-    __u64 rtt_sumsq_us2;
-    __u64 dup_segs_in;
-    __u64 ooo_samples;
-    __u64 ooo_dist_sum;
-    __u64 ooo_dist_sumsq;
+    struct fc_tcp_ancillary anc;
 };
 
 /* Indices of the per-CPU statistics array. */
 enum fc_stat {
-    FC_STAT_EVENTS = 0,        /* events put on the ring buffer */
-    FC_STAT_EVENTS_LOST,       /* ring buffer full */
-    FC_STAT_TABLE_FULL,        /* connection not tracked: conns map full */
-    FC_STAT_RTT_CB,            /* sockops RTT callbacks */
-    FC_STAT_HDR_CB,            /* sockops header-parse callbacks (slow-path segments) */
-    FC_STAT_DUP_DROPS,         /* duplicate segments seen through kfree_skb */
-    FC_STAT_NOT_TRACKED,       /* transitions of connections opened before the agent */
+    FC_STAT_EVENTS = 0,  /* events put on the ring buffer */
+    FC_STAT_EVENTS_LOST, /* ring buffer full */
+    FC_STAT_TABLE_FULL,  /* connection not tracked: conns map full */
+    FC_STAT_RTT_CB,      /* sockops RTT callbacks */
+    FC_STAT_HDR_CB,      /* sockops header-parse callbacks (slow-path segments) */
+    FC_STAT_DUP_DROPS,   /* duplicate segments seen through kfree_skb */
+    FC_STAT_NOT_TRACKED, /* transitions of connections opened before the agent */
     FC_STAT_MAX,
 };
 

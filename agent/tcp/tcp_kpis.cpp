@@ -32,9 +32,9 @@ void fill_kpis(const fc_tcp_snapshot& a, const fc_tcp_snapshot& b, bool opening_
     r.set(FieldKey::LOST_SEGS, d32(a.lost, b.lost));
     r.set(FieldKey::LOST_OUT_END, b.lost_out);
 
-    const MeanVar rtt =
-        window_mean_var(d64(a.rtt_samples, b.rtt_samples), d64(a.rtt_sum_us, b.rtt_sum_us),
-                        d64(a.rtt_sumsq_us2, b.rtt_sumsq_us2));
+    const MeanVar rtt = window_mean_var(d64(a.anc.rtt_samples, b.anc.rtt_samples),
+                                        d64(a.anc.rtt_sum_us, b.anc.rtt_sum_us),
+                                        d64(a.anc.rtt_sumsq_us2, b.anc.rtt_sumsq_us2));
     r.set(FieldKey::RTT_SAMPLES, rtt.samples);
     r.set(FieldKey::RTT_MEAN_US, rtt.mean);
     r.set(FieldKey::RTT_VAR_US2, rtt.variance);
@@ -42,15 +42,15 @@ void fill_kpis(const fc_tcp_snapshot& a, const fc_tcp_snapshot& b, bool opening_
     r.set(FieldKey::RTTVAR_US_END, b.rttvar_us);
     r.set(FieldKey::MIN_RTT_US_END, b.min_rtt_us == ~0u ? 0 : b.min_rtt_us);
 
-    r.set(FieldKey::DUP_SEGS_IN, d64(a.dup_segs_in, b.dup_segs_in));
+    r.set(FieldKey::DUP_SEGS_IN, d64(a.anc.dup_segs_in, b.anc.dup_segs_in));
     r.set(FieldKey::OOO_SEGS_IN, d32(a.rcv_ooopack, b.rcv_ooopack));
-    const MeanVar ooo =
-        window_mean_var(d64(a.ooo_samples, b.ooo_samples), d64(a.ooo_dist_sum, b.ooo_dist_sum),
-                        d64(a.ooo_dist_sumsq, b.ooo_dist_sumsq));
+    const MeanVar ooo = window_mean_var(d64(a.anc.ooo_samples, b.anc.ooo_samples),
+                                        d64(a.anc.ooo_dist_sum, b.anc.ooo_dist_sum),
+                                        d64(a.anc.ooo_dist_sumsq, b.anc.ooo_dist_sumsq));
     r.set(FieldKey::OOO_DIST_SAMPLES, ooo.samples);
     r.set(FieldKey::OOO_DIST_MEAN, ooo.mean);
     r.set(FieldKey::OOO_DIST_VAR, ooo.variance);
-    r.set(FieldKey::RTO_STALLS, d32(a.rto_count, b.rto_count));
+    r.set(FieldKey::RTO_STALLS, d64(a.anc.rto_count, b.anc.rto_count));
     r.set(FieldKey::DSACK_DUPS, d32(a.dsack_dups, b.dsack_dups));
     r.set(FieldKey::REORD_SEEN, d32(a.reord_seen, b.reord_seen));
 }

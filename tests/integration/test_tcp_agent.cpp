@@ -61,6 +61,14 @@ bool port_pair(const Record& r, uint16_t src, uint16_t dst) {
     return r.get(FieldKey::SRC_PORT) == src && r.get(FieldKey::DST_PORT) == dst;
 }
 
+// The profiles one end of a connection exported: its local and remote ports,
+// in its namespace.
+fc::test::AgentThread::Filter one_end(uint16_t local, uint16_t remote, uint32_t netns) {
+    return [=](const Record& r) {
+        return port_pair(r, local, remote) && r.get(FieldKey::NETNS_INODE) == netns;
+    };
+}
+
 uint64_t sum(const std::vector<Record>& rs, FieldKey k) {
     uint64_t s = 0;
     for (const auto& r : rs) s += r.get(k);
@@ -194,14 +202,8 @@ TEST_P(TcpAgent, KnownSizeTransferMatchesKernelTcpInfoExactly) {
     const size_t bytes = 3 * 1024 * 1024 + 12345;
     TransferResult t = transfer(topo, family, port, bytes);
 
-    auto client_f = [&](const Record& r) {
-        return port_pair(r, t.client_port, port) &&
-               r.get(FieldKey::NETNS_INODE) == topo.client_inode();
-    };
-    auto server_f = [&](const Record& r) {
-        return port_pair(r, port, t.client_port) &&
-               r.get(FieldKey::NETNS_INODE) == topo.server_inode();
-    };
+    auto client_f = one_end(t.client_port, port, topo.client_inode());
+    auto server_f = one_end(port, t.client_port, topo.server_inode());
     ASSERT_TRUE(agent.wait_for(client_f, ends_terminal, 5s));
     ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));
     auto client = agent.records(client_f);
@@ -332,10 +334,7 @@ TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
         }
     });
     ASSERT_TRUE(installed && removed);
-    auto client_f = [&](const Record& r) {
-        return port_pair(r, t.client_port, port) &&
-               r.get(FieldKey::NETNS_INODE) == topo.client_inode();
-    };
+    auto client_f = one_end(t.client_port, port, topo.client_inode());
     ASSERT_TRUE(agent.wait_for(client_f, ends_terminal, 5s));
     auto rs = agent.records(client_f);
     expect_contiguous_chain(rs);
@@ -357,10 +356,7 @@ TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
     EXPECT_EQ(sum(rs, FieldKey::RETRANS_SEGS), t.client.tcpi_total_retrans);
 
     // The receiver saw the segments after each hole arrive out of order.
-    auto server_f = [&](const Record& r) {
-        return port_pair(r, port, t.client_port) &&
-               r.get(FieldKey::NETNS_INODE) == topo.server_inode();
-    };
+    auto server_f = one_end(port, t.client_port, topo.server_inode());
     ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));
     auto srv = agent.records(server_f);
     expect_matches_tcp_info(srv, t.server, "receiver");
@@ -411,14 +407,8 @@ TEST_F(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
     const uint64_t dup_skbs =
         fc::test::netstat_counter(topo.server_ns(), "TcpExt", "DelayedACKLost");
 
-    auto client_f = [&](const Record& r) {
-        return port_pair(r, t.client_port, port) &&
-               r.get(FieldKey::NETNS_INODE) == topo.client_inode();
-    };
-    auto server_f = [&](const Record& r) {
-        return port_pair(r, port, t.client_port) &&
-               r.get(FieldKey::NETNS_INODE) == topo.server_inode();
-    };
+    auto client_f = one_end(t.client_port, port, topo.client_inode());
+    auto server_f = one_end(port, t.client_port, topo.server_inode());
     ASSERT_TRUE(agent.wait_for(client_f, ends_terminal, 5s));
     ASSERT_TRUE(agent.wait_for(server_f, ends_terminal, 5s));
     auto snd = agent.records(client_f);
