@@ -15,7 +15,7 @@ std::string Endpoint::str() const {
            std::to_string(port);
 }
 
-Endpoint parse_endpoint(const std::string& url) {
+Endpoint parse_endpoint(const std::string& url, bool listening) {
     auto bad = [&](const std::string& why) {
         return std::invalid_argument("bad IPFIX endpoint '" + url + "': " + why +
                                      " (expected udp://HOST:PORT or tcp://HOST:PORT)");
@@ -51,12 +51,13 @@ Endpoint parse_endpoint(const std::string& url) {
         port_str.find_first_not_of("0123456789") != std::string::npos)
         throw bad("port must be a number");
     const unsigned long port = std::stoul(port_str);
-    if (port == 0 || port > 65535) throw bad("port out of range 1-65535");
+    if ((port == 0 && !listening) || port > 65535) throw bad("port out of range 1-65535");
     ep.port = static_cast<uint16_t>(port);
 
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = ep.transport == Transport::UDP ? SOCK_DGRAM : SOCK_STREAM;
+    if (listening) hints.ai_flags = AI_PASSIVE;
     addrinfo* res = nullptr;
     const int rc = getaddrinfo(ep.host.c_str(), port_str.c_str(), &hints, &res);
     if (rc != 0 || res == nullptr)
@@ -67,14 +68,14 @@ Endpoint parse_endpoint(const std::string& url) {
     return ep;
 }
 
-std::vector<Endpoint> parse_endpoints(const std::string& urls) {
+std::vector<Endpoint> parse_endpoints(const std::string& urls, bool listening) {
     std::vector<Endpoint> out;
     size_t start = 0;
     while (start <= urls.size()) {
         const auto comma = urls.find(',', start);
         const std::string one =
             urls.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!one.empty()) out.push_back(parse_endpoint(one));
+        if (!one.empty()) out.push_back(parse_endpoint(one, listening));
         if (comma == std::string::npos) break;
         start = comma + 1;
     }

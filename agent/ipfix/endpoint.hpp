@@ -24,10 +24,11 @@ struct Endpoint {
 
 // Parses and resolves one endpoint. Throws std::invalid_argument naming the
 // problem (missing scheme, unknown scheme, bad port, unresolvable host...).
-Endpoint parse_endpoint(const std::string& url);
+// Port 0 (any free port) only where `listening`.
+Endpoint parse_endpoint(const std::string& url, bool listening = false);
 
 // Comma-separated list of endpoints.
-std::vector<Endpoint> parse_endpoints(const std::string& urls);
+std::vector<Endpoint> parse_endpoints(const std::string& urls, bool listening = false);
 
 // Numeric text form of a socket address: "127.0.0.1:4739" or "[::1]:4739".
 std::string sockaddr_str(const sockaddr* sa);
