@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Interop (b): nfdump's nfcapd receives Flowcorder's IPFIX over UDP and
+# `nfdump -r` lists the profile records with the right addresses, ports,
+# protocol and start/end times.
+# Usage: ipfix_nfdump.sh path/to/build/flowcorder
+set -euo pipefail
+
+FC=${1:?usage: $0 path/to/flowcorder}
+for tool in nfcapd nfdump ss; do
+    command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed" >&2; exit 1; }
+done
+[[ -x $FC ]] || { echo "FAIL: $FC is not an executable" >&2; exit 1; }
+
+DIR=$(mktemp -d /tmp/fc_interop_nfdump.XXXXXX)
+NFCAPD_PID=
+cleanup() {
+    [[ -n $NFCAPD_PID ]] && kill "$NFCAPD_PID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+free_udp_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        ss -Hlun "sport = :$p" | grep -q . || { echo "$p"; return; }
+    done
+}
+PORT=$(free_udp_port)
+COUNT=3
+mkdir -p "$DIR/flows"
+
+nfcapd -b 127.0.0.1 -p "$PORT" -w "$DIR/flows" -t 3600 >"$DIR/nfcapd.log" 2>&1 &
+NFCAPD_PID=$!
+for _ in $(seq 50); do ss -Hlun "sport = :$PORT" | grep -q . && break; sleep 0.1; done
+ss -Hlun "sport = :$PORT" | grep -q . || { echo "FAIL: nfcapd did not start:" >&2; cat "$DIR/nfcapd.log" >&2; exit 1; }
+
+"$FC" ipfix-selftest --collector "udp://127.0.0.1:$PORT" --count "$COUNT"
+sleep 1
+kill -TERM "$NFCAPD_PID"; wait "$NFCAPD_PID" || true
+NFCAPD_PID=
+
+files=$(find "$DIR/flows" -type f -name 'nfcapd.*' ! -name '*.current*' | sort)
+[[ -n $files ]] || { echo "FAIL: nfcapd wrote no flow file:" >&2; ls -lR "$DIR/flows" >&2; cat "$DIR/nfcapd.log" >&2; exit 1; }
+listing=$(for f in $files; do TZ=UTC nfdump -r "$f" -q -o "fmt:%ts %te %pr %sa %sp %da %dp" 'proto tcp'; done)
+echo "$listing"
+lines=$(grep -c . <<<"$listing" || true)
+[[ $lines -eq $((2 * COUNT)) ]] || { echo "FAIL: nfdump lists $lines TCP flows, expected $((2 * COUNT))" >&2; cat "$DIR/nfcapd.log" >&2; exit 1; }
+
+# Record i: 10.0.0.(i+1):40000+i -> 192.0.2.(i+1):443 (and the IPv6 twin),
+# window 2024-01-02 03:04:(05+i).123 -> +250 ms.
+norm=$(sed -E 's/ +/ /g; s/^ //' <<<"$listing")
+for i in $(seq 0 $((COUNT - 1))); do
+    s=$(printf '2024-01-02 03:04:%02d.123' $((5 + i)))
+    e=$(printf '2024-01-02 03:04:%02d.373' $((5 + i)))
+    for pair in "10.0.0.$((i + 1)) 192.0.2.$((i + 1))" "2001:db8::$((i + 1)) 2001:db8:1::$((i + 1))"; do
+        set -- $pair
+        want="$s $e TCP $1 $((40000 + i)) $2 443"
+        grep -qxF "$want" <<<"$norm" || { echo "FAIL: nfdump does not list: $want" >&2; exit 1; }
+    done
+done
+echo "PASS: nfcapd stored and nfdump listed all $((2 * COUNT)) profile records"
