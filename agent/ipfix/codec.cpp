@@ -12,39 +12,22 @@ namespace {
 constexpr uint64_t kNtpUnixOffset = 2208988800ull;  // seconds 1900-01-01 -> 1970-01-01
 constexpr uint64_t kNsPerSec = 1000000000ull;
 
-// Fields whose value is a level or an average at the window's end rather than
-// a count of events over the window.
-bool is_quantity(FieldKey k) {
-    switch (k) {
-        case FieldKey::LOST_OUT_END:
-        case FieldKey::RTT_MEAN_US:
-        case FieldKey::RTT_VAR_US2:
-        case FieldKey::SRTT_US_END:
-        case FieldKey::RTTVAR_US_END:
-        case FieldKey::MIN_RTT_US_END:
-        case FieldKey::OOO_DIST_MEAN:
-        case FieldKey::OOO_DIST_VAR:
-            return true;
-        default:
-            return false;
-    }
-}
-
 }  // namespace
 
 uint32_t field_semantics_flags(const FieldDef& f) {
-    if (f.scope & S_STATS) return FB_IE_TOTALCOUNTER;  // counts since agent start
-    if (f.scope & S_TCP) return is_quantity(f.key) ? FB_IE_QUANTITY : FB_IE_DELTACOUNTER;
-    switch (f.type) {
-        case FieldType::U8:
-        case FieldType::U16:
-        case FieldType::U32:
-            return FB_IE_IDENTIFIER;  // states, causes, errno, role, inode
-        case FieldType::U64:
+    switch (f.semantics) {
+        case Semantics::IDENTIFIER:
+            return FB_IE_IDENTIFIER;
+        case Semantics::DELTA:
+            return FB_IE_DELTACOUNTER;
+        case Semantics::TOTAL:
+            return FB_IE_TOTALCOUNTER;
+        case Semantics::QUANTITY:
             return FB_IE_QUANTITY;
-        default:
-            return FB_IE_DEFAULT;
+        case Semantics::SEM_IANA:
+            return FB_IE_DEFAULT;  // fixbuf's model carries IANA's
     }
+    return FB_IE_DEFAULT;
 }
 
 uint32_t field_units_flags(const FieldDef& f) {

@@ -12,6 +12,8 @@ namespace fc::ipfix {
 
 enum class FieldType : uint8_t { U8, U16, U32, U64, IPV4, IPV6, DT_MS, DT_NS };
 enum class Family : uint8_t { ANY, V4, V6 };
+// RFC 5610 data type semantics; SEM_IANA: the element is IANA's, so are its semantics.
+enum class Semantics : uint8_t { SEM_IANA, IDENTIFIER, DELTA, TOTAL, QUANTITY };
 enum Scope : uint32_t { S_PROFILE = 1u << 0, S_TCP = 1u << 1, S_STATS = 1u << 2 };
 
 // Default private enterprise number: 32473 is reserved by IANA for
@@ -36,6 +38,7 @@ struct FieldDef {
     bool enterprise;
     uint16_t id;
     FieldType type;
+    Semantics semantics;
     uint32_t scope;
     Family family;
     std::string_view units;
@@ -47,11 +50,13 @@ inline constexpr bool IANA = false;
 inline constexpr bool ENT = true;
 using enum FieldType;
 using enum Family;
+using enum Semantics;
 }  // namespace detail
 
 inline constexpr std::array<FieldDef, kFieldCount> kFields = {{
-#define FC_FIELD(key, ie, col, pen, id, type, scope, fam, units, desc) \
-    {FieldKey::key, ie, col, detail::pen, id, detail::type, scope, detail::fam, units, desc},
+#define FC_FIELD(key, ie, col, pen, id, type, sem, scope, fam, units, desc) \
+    {FieldKey::key, ie,    col,         detail::pen, id,  detail::type,     \
+     detail::sem,   scope, detail::fam, units,       desc},
 #include "fields.def"
 #undef FC_FIELD
 }};
