@@ -37,6 +37,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Knobs, set by the agent before load. */
 const volatile __u32 filter_netns_ino = 0; /* 0: every namespace */
 const volatile __u8 track_ooo_distance = 1;
+const volatile __u8 rtt_cb_has_sample = 1;     /* RTT_CB passes the sample (Linux >= 6.10) */
 const volatile __u32 drop_reason_old_data = 0; /* enum skb_drop_reason values, */
 const volatile __u32 drop_reason_old_seq = 0;  /* read from this kernel's BTF */
 
@@ -237,8 +238,9 @@ int fc_sockops(struct bpf_sock_ops *skops)
         track_open(skops, sk, ROLE_PASSIVE);
         break;
     case BPF_SOCK_OPS_RTT_CB:
-        /* args[0]: this sample in microseconds (kernel >= 6.10) */
-        on_rtt(sk, skops->args[0]);
+        /* args[0] is this sample in microseconds; older kernels pass nothing,
+         * and the smoothed RTT is the best stand-in they offer. */
+        on_rtt(sk, rtt_cb_has_sample ? skops->args[0] : skops->srtt_us >> 3);
         break;
     case BPF_SOCK_OPS_RTO_CB:
         on_rto(sk);

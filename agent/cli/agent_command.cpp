@@ -134,9 +134,10 @@ int run_agent(const AgentOptions& o) {
     if (!o.quiet)
         std::fprintf(
             stderr,
-            "flowcorder agent: TCP probes attached (sockops on %s; duplicate detection %s; "
-            "out-of-order distance %s); watching %s; exporting to %s\n",
+            "flowcorder agent: TCP probes attached (sockops on %s; RTT %s; duplicate detection "
+            "%s; out-of-order distance %s); watching %s; exporting to %s\n",
             probes.capabilities().cgroup_path.c_str(),
+            probes.capabilities().rtt_samples ? "per sample" : "srtt per ACK (kernel < 6.10)",
             probes.capabilities().duplicate_detection ? "on" : "OFF (kernel < 6.11)",
             popts.ooo_distance ? "on" : "off",
             o.netns.empty() ? "every network namespace" : ("netns " + o.netns).c_str(),

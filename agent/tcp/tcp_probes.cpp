@@ -5,9 +5,11 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -70,6 +72,16 @@ bool kfree_skb_has_rx_sk(const btf* vmlinux) {
     return t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
 }
 
+// The sockops RTT callback passes the sample itself since Linux 6.10; no
+// BTF type says so, so the kernel release decides.
+bool kernel_at_least(int major, int minor) {
+    utsname u{};
+    if (uname(&u) != 0) return false;
+    int ma = 0, mi = 0;
+    if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
+    return ma > major || (ma == major && mi >= minor);
+}
+
 void silence_libbpf_debug() {
     libbpf_set_print([](enum libbpf_print_level level, const char* fmt, va_list args) -> int {
         if (level == LIBBPF_DEBUG) return 0;
@@ -120,6 +132,8 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
     auto* ro = skel_->rodata;
     ro->filter_netns_ino = opts.netns_inode;
     ro->track_ooo_distance = opts.ooo_distance ? 1 : 0;
+    caps_.rtt_samples = kernel_at_least(6, 10);
+    ro->rtt_cb_has_sample = caps_.rtt_samples ? 1 : 0;
     uint32_t old_data = 0, old_seq = 0;
     caps_.duplicate_detection =
         kfree_skb_has_rx_sk(vmlinux.get()) &&

@@ -32,6 +32,7 @@ struct ProbeStats {
 // What the running kernel let us attach; printed at start-up.
 struct ProbeCapabilities {
     bool duplicate_detection = false;  // kfree_skb carries the receiving socket
+    bool rtt_samples = false;          // RTT_CB carries each sample, not only srtt
     std::string cgroup_path;
 };
 
