@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,14 +78,58 @@ uint32_t inode_of(const std::string& ns) {
 }
 }  // namespace
 
+namespace {
+// Namespaces alive in this process, removable from a signal handler: a named
+// namespace is a bind mount under /var/run/netns, and umount2 + unlink are
+// async-signal-safe. Its veth and nftables rules go with it.
+constexpr int kMaxLive = 16;
+char g_live[kMaxLive][128];
+
+void forget(const std::string& ns) {
+    for (auto& slot : g_live)
+        if (ns == slot) slot[0] = '\0';
+}
+
+void remember(const std::string& ns) {
+    for (auto& slot : g_live)
+        if (slot[0] == '\0') {
+            std::snprintf(slot, sizeof(slot), "%s", ns.c_str());
+            return;
+        }
+}
+
+extern "C" void remove_live_namespaces(int sig) {
+    for (auto& slot : g_live)
+        if (slot[0] != '\0') {
+            umount2(slot, MNT_DETACH);
+            unlink(slot);
+        }
+    _exit(128 + sig);
+}
+
+void install_cleanup_handlers() {
+    static bool installed = false;
+    if (installed) return;
+    installed = true;
+    struct sigaction sa {};
+    sa.sa_handler = remove_live_namespaces;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+}  // namespace
+
 VethPair::VethPair() {
+    install_cleanup_handlers();
     prefix_ = "fc-t" + std::to_string(getpid());
     const std::string& prefix = prefix_;
     client_ = prefix + "-c";
     server_ = prefix + "-s";
     try {
         sh("ip netns add " + client_);
+        remember("/var/run/netns/" + client_);
         sh("ip netns add " + server_);
+        remember("/var/run/netns/" + server_);
         sh("ip link add " + prefix + "c type veth peer name " + prefix + "s");
         sh("ip link set " + prefix + "c netns " + client_);
         sh("ip link set " + prefix + "s netns " + server_);
@@ -104,6 +150,8 @@ VethPair::VethPair() {
 }
 
 VethPair::~VethPair() {
+    forget("/var/run/netns/" + client_);
+    forget("/var/run/netns/" + server_);
     // Deleting a namespace deletes the veth end inside it, and the peer with it.
     std::system(("ip netns del " + client_ + " 2>/dev/null").c_str());
     std::system(("ip netns del " + server_ + " 2>/dev/null").c_str());
