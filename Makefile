@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all deps build run test bench clean-leftovers format clean
+.PHONY: all deps build run test bench cnf clean-leftovers format clean
 
 all: build
 
@@ -21,6 +21,17 @@ run: deps build
 test: deps build
 	bash tools/clean-leftovers.sh --quiet
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+# Benchmarks (not tests). The impairment engine's: results/bench-impairment/summary.json.
+bench: deps build
+	bash tools/clean-leftovers.sh --quiet
+	$(BUILD)/fc_impair_bench $(BUILD)/flowcorder results/bench-impairment
+
+# In-network latency estimation study (issue #7; experiments/cnf/study.conf).
+cnf: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS) --target cnf-scenario cnf-analyze
+	bash experiments/cnf/run-study.sh $(BUILD) results/cnf
 
 clean-leftovers:
 	bash tools/clean-leftovers.sh

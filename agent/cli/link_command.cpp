@@ -87,7 +87,7 @@ void add_link_command(CLI::App& app) {
         "(per direction; per-packet ground-truth log)");
     link->require_subcommand(0, 1);
     auto o = std::make_shared<impair::RunOptions>();
-    auto io = std::make_shared<std::string>("ring");
+    auto io = std::make_shared<std::string>("mmsg");
     auto spin_us = std::make_shared<double>(50);
     link->add_option("--ns-a", o->link.ns_a, "Namespace of side A (exists; you address it)");
     link->add_option("--ns-b", o->link.ns_b, "Namespace of side B");
@@ -104,7 +104,8 @@ void add_link_command(CLI::App& app) {
     link->add_option("--schedule", o->schedule, "TOML file of [[change]] at=..., ab=..., ba=...");
     link->add_option("--control", o->control, "Unix socket for link set/stats/stop");
     link->add_option("--duration", o->duration_s, "Stop after this many seconds (0 = on signal)");
-    link->add_option("--io", *io, "Packet I/O path: ring (TPACKET_V2), ring-v3, mmsg")
+    link->add_option("--io", *io,
+                     "Packet I/O path: mmsg (recvmmsg/sendmmsg), ring (TPACKET_V2), ring-v3")
         ->capture_default_str();
     link->add_option("--ring-frames", o->link.ring_frames, "RX ring size in frames")
         ->capture_default_str();

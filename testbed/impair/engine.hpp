@@ -50,7 +50,7 @@ struct LinkOptions {
     std::shared_ptr<const Spec> ab, ba;
     uint64_t seed = 1;
     std::string log_path;
-    RxKind io = RxKind::ring;
+    RxKind io = RxKind::mmsg;
     size_t ring_frames = 8192;
     int64_t spin_ns = 50000;
     int rt_priority = 0;  // SCHED_FIFO priority of the direction threads; 0 = normal
