@@ -6,6 +6,7 @@ packages=(
   libfixbuf-dev libsqlite3-dev sqlite3 libpcap-dev libcli11-dev nlohmann-json3-dev
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables iptables tshark nfdump softflowd iperf3 procps python3
+  libns3-dev ns3 libgsl-dev python3-matplotlib
 )
 missing=()
 for p in "${packages[@]}"; do
