@@ -1,12 +1,5 @@
 #include "kernel_netem.hpp"
 
-#include <sched.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <sstream>
 #include <vector>
 
@@ -24,33 +17,12 @@ std::vector<std::string> words(const std::string& s) {
 }  // namespace
 
 NetemProbe probe_kernel_netem() {
-    NetemProbe p;
-    int fds[2];
-    if (pipe(fds) < 0) return {false, std::strerror(errno)};
-    const pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        if (unshare(CLONE_NEWNET) < 0) _exit(126);  // the namespace dies with this child
-        execlp("tc", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
-               static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    close(fds[1]);
-    char buf[512];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) p.detail.append(buf, size_t(n));
-    close(fds[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    p.available = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    while (!p.detail.empty() && p.detail.back() == '\n') p.detail.pop_back();
+    // In a throwaway namespace (unshare -n), so the probe touches no real link.
+    const CmdResult r = run_cmd(
+        {"unshare", "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"});
+    NetemProbe p{r.status == 0, r.output};
     if (!p.available && p.detail.empty())
-        p.detail = "tc failed (status " + std::to_string(st) + ")";
+        p.detail = "tc failed (status " + std::to_string(r.status) + ")";
     return p;
 }
 

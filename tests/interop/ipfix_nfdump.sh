@@ -5,41 +5,23 @@
 # Usage: ipfix_nfdump.sh path/to/build/flowcorder
 set -euo pipefail
 
-FC=${1:?usage: $0 path/to/flowcorder}
-for tool in nfcapd nfdump ss; do
-    command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed" >&2; exit 1; }
-done
-[[ -x $FC ]] || { echo "FAIL: $FC is not an executable" >&2; exit 1; }
-
-DIR=$(mktemp -d /tmp/fc_interop_nfdump.XXXXXX)
-NFCAPD_PID=
-cleanup() {
-    [[ -n $NFCAPD_PID ]] && kill "$NFCAPD_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-free_udp_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        ss -Hlun "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
-PORT=$(free_udp_port)
+FC_ARG=${1:-}
+source "$(dirname "$0")/common.bash"
+interop_setup nfdump nfcapd nfdump ss
+PORT=$(free_port -lun)
 COUNT=3
 mkdir -p "$DIR/flows"
 
 nfcapd -b 127.0.0.1 -p "$PORT" -w "$DIR/flows" -t 3600 >"$DIR/nfcapd.log" 2>&1 &
 NFCAPD_PID=$!
+PIDS+=($NFCAPD_PID)
 for _ in $(seq 50); do ss -Hlun "sport = :$PORT" | grep -q . && break; sleep 0.1; done
 ss -Hlun "sport = :$PORT" | grep -q . || { echo "FAIL: nfcapd did not start:" >&2; cat "$DIR/nfcapd.log" >&2; exit 1; }
 
 "$FC" ipfix-selftest --collector "udp://127.0.0.1:$PORT" --count "$COUNT"
 sleep 1
 kill -TERM "$NFCAPD_PID"; wait "$NFCAPD_PID" || true
-NFCAPD_PID=
+PIDS=()
 
 files=$(find "$DIR/flows" -type f -name 'nfcapd.*' ! -name '*.current*' | sort)
 [[ -n $files ]] || { echo "FAIL: nfcapd wrote no flow file:" >&2; ls -lR "$DIR/flows" >&2; cat "$DIR/nfcapd.log" >&2; exit 1; }

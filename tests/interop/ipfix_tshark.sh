@@ -5,29 +5,10 @@
 # Usage: ipfix_tshark.sh path/to/build/flowcorder
 set -euo pipefail
 
-FC=${1:?usage: $0 path/to/flowcorder}
-for tool in tshark sqlite3; do
-    command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed" >&2; exit 1; }
-done
-[[ -x $FC ]] || { echo "FAIL: $FC is not an executable" >&2; exit 1; }
-
-DIR=$(mktemp -d /tmp/fc_interop_tshark.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-free_udp_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        ss -Hlun "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
-PORT=$(free_udp_port)
+FC_ARG=${1:-}
+source "$(dirname "$0")/common.bash"
+interop_setup tshark tshark sqlite3 ss
+PORT=$(free_port -lun)
 COUNT=3
 
 # Something must listen, or the kernel answers with ICMP unreachable: our

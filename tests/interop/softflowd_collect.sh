@@ -6,28 +6,9 @@
 # Usage: softflowd_collect.sh path/to/build/flowcorder
 set -euo pipefail
 
-FC=${1:?usage: $0 path/to/flowcorder}
-for tool in softflowd tshark sqlite3 python3 ss; do
-    command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed" >&2; exit 1; }
-done
-[[ -x $FC ]] || { echo "FAIL: $FC is not an executable" >&2; exit 1; }
-
-DIR=$(mktemp -d /tmp/fc_interop_softflowd.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-free_port() {  # $1: -lun or -ltn
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        ss -H "$1" "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
+FC_ARG=${1:-}
+source "$(dirname "$0")/common.bash"
+interop_setup softflowd softflowd tshark sqlite3 python3 ss
 TCP_PORT=$(free_port -ltn)
 IPFIX_PORT=$(free_port -lun)
 
