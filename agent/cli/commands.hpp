@@ -10,5 +10,6 @@ void add_agent_command(CLI::App& app);    // agent_command.cpp
 void add_collect_command(CLI::App& app);  // collect_command.cpp
 void add_fields_command(CLI::App& app);   // fields_command.cpp
 void add_link_command(CLI::App& app);     // link_command.cpp
+void add_run_command(CLI::App& app);      // testbed/harness/run_command.cpp (run, clean)
 
 }  // namespace fc::cli

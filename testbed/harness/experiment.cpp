@@ -1,0 +1,494 @@
+#include "experiment.hpp"
+
+#include <arpa/inet.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "impair/spec.hpp"
+
+namespace fc::harness {
+
+namespace {
+
+// Reads one TOML table, remembering which keys were used so that a
+// misspelt key is an error rather than a silently ignored setting.
+class Fields {
+  public:
+    Fields(const toml::table& t, std::string file, std::string where)
+        : t_(t), file_(std::move(file)), where_(std::move(where)) {}
+
+    [[noreturn]] void fail(const std::string& key, const std::string& msg) const {
+        const toml::node* n = key.empty() ? nullptr : t_.get(key);
+        const auto& src = n ? n->source() : t_.source();
+        std::ostringstream o;
+        o << file_ << ":" << src.begin.line << ": " << where_;
+        if (!key.empty()) o << (where_.empty() ? "" : ".") << key;
+        o << ": " << msg;
+        throw ExperimentError(o.str());
+    }
+
+    bool has(const std::string& key) const { return t_.contains(key); }
+
+    std::optional<std::string> str(const std::string& key) {
+        used_.insert(key);
+        const toml::node* n = t_.get(key);
+        if (!n) return std::nullopt;
+        if (auto v = n->value<std::string>(); v && n->is_string()) return *v;
+        fail(key, "must be a string");
+    }
+    std::string str_req(const std::string& key) {
+        auto v = str(key);
+        if (!v) fail("", "missing field '" + key + "'");
+        return *v;
+    }
+    std::optional<int64_t> integer(const std::string& key) {
+        used_.insert(key);
+        const toml::node* n = t_.get(key);
+        if (!n) return std::nullopt;
+        if (n->is_integer()) return n->value<int64_t>();
+        fail(key, "must be an integer");
+    }
+    std::optional<bool> boolean(const std::string& key) {
+        used_.insert(key);
+        const toml::node* n = t_.get(key);
+        if (!n) return std::nullopt;
+        if (n->is_boolean()) return n->value<bool>();
+        fail(key, "must be true or false");
+    }
+    std::optional<double> number(const std::string& key) {
+        used_.insert(key);
+        const toml::node* n = t_.get(key);
+        if (!n) return std::nullopt;
+        if (n->is_integer() || n->is_floating_point()) return n->value<double>();
+        fail(key, "must be a number");
+    }
+    // A string or an array of strings.
+    std::vector<std::string> strings(const std::string& key) {
+        used_.insert(key);
+        const toml::node* n = t_.get(key);
+        if (!n) return {};
+        if (n->is_string()) return {*n->value<std::string>()};
+        const auto* arr = n->as_array();
+        if (!arr) fail(key, "must be a string or an array of strings");
+        std::vector<std::string> out;
+        for (const auto& e : *arr) {
+            if (!e.is_string()) fail(key, "must be a string or an array of strings");
+            out.push_back(*e.value<std::string>());
+        }
+        return out;
+    }
+    // A size: an integer (bytes) or a string such as "4MB".
+    std::optional<uint64_t> size(const std::string& key) {
+        used_.insert(key);
+        const toml::node* n = t_.get(key);
+        if (!n) return std::nullopt;
+        if (n->is_integer() && *n->value<int64_t>() >= 0) return *n->value<int64_t>();
+        if (n->is_string()) {
+            try {
+                return parse_size(*n->value<std::string>());
+            } catch (const std::exception& e) {
+                fail(key, e.what());
+            }
+        }
+        fail(key, "must be a size in bytes, e.g. 1048576 or \"1MiB\"");
+    }
+    std::optional<int64_t> duration(const std::string& key) {
+        used_.insert(key);
+        const toml::node* n = t_.get(key);
+        if (!n) return std::nullopt;
+        if (n->is_integer() || n->is_floating_point())
+            return static_cast<int64_t>(std::llround(*n->value<double>() * 1e9));
+        if (n->is_string()) {
+            try {
+                return parse_duration_ns(*n->value<std::string>());
+            } catch (const std::exception& e) {
+                fail(key, e.what());
+            }
+        }
+        fail(key, "must be a duration, e.g. \"2s\" or \"150ms\"");
+    }
+    const toml::table* table(const std::string& key) {
+        used_.insert(key);
+        const toml::node* n = t_.get(key);
+        if (!n) return nullptr;
+        if (!n->is_table()) fail(key, "must be a table");
+        return n->as_table();
+    }
+    // [[key]] arrays of tables.
+    std::vector<const toml::table*> tables(const std::string& key) {
+        used_.insert(key);
+        const toml::node* n = t_.get(key);
+        if (!n) return {};
+        const auto* arr = n->as_array();
+        if (!arr) fail(key, "must be an array of tables ([[" + key + "]])");
+        std::vector<const toml::table*> out;
+        for (const auto& e : *arr) {
+            if (!e.is_table()) fail(key, "must be an array of tables ([[" + key + "]])");
+            out.push_back(e.as_table());
+        }
+        return out;
+    }
+    void mark(const std::string& key) { used_.insert(key); }
+    void no_unknown_keys() const {
+        for (const auto& [k, v] : t_) {
+            const std::string key(k.str());
+            if (!used_.count(key)) fail(key, "unknown field (misspelt?)");
+        }
+    }
+    const std::string& where() const { return where_; }
+    const std::string& file() const { return file_; }
+
+  private:
+    const toml::table& t_;
+    std::string file_, where_;
+    std::set<std::string> used_;
+};
+
+std::string indexed(const std::string& what, size_t i) {
+    return what + "[" + std::to_string(i) + "]";
+}
+
+// Names become parts of namespace and interface names.
+void check_name(Fields& f, const std::string& key, const std::string& v, size_t max_len) {
+    static const std::regex re("[a-z][a-z0-9]*");
+    if (!std::regex_match(v, re) || v.size() > max_len)
+        f.fail(key, "'" + v + "' must be 1.." + std::to_string(max_len) +
+                        " characters of a-z and 0-9, starting with a letter");
+}
+
+bool valid_cidr(const std::string& s, int* family) {
+    const auto slash = s.find('/');
+    const std::string addr = s.substr(0, slash);
+    unsigned char buf[16];
+    int fam = addr.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+    if (inet_pton(fam, addr.c_str(), buf) != 1) return false;
+    if (slash != std::string::npos) {
+        const std::string len = s.substr(slash + 1);
+        if (len.empty() || len.size() > 3 || !std::all_of(len.begin(), len.end(), ::isdigit))
+            return false;
+        if (std::stoi(len) > (fam == AF_INET ? 32 : 128)) return false;
+    }
+    if (family) *family = fam;
+    return true;
+}
+
+void check_netem(Fields& f, const std::string& key, const std::string& spec) {
+    try {
+        impair::parse_spec(spec);
+    } catch (const std::exception& e) {
+        f.fail(key, e.what());
+    }
+}
+
+Node parse_node(const toml::table& t, const std::string& file, const std::string& where,
+                NodeKind kind) {
+    Fields f(t, file, where);
+    Node n;
+    n.kind = kind;
+    n.name = f.str_req("name");
+    check_name(f, "name", n.name, 8);
+    n.agent = f.boolean("agent").value_or(false);
+    if (kind == NodeKind::switch_ && n.agent) f.fail("agent", "a switch runs no agent");
+    if (const auto* s = f.table("sysctls")) {
+        for (const auto& [k, v] : *s) {
+            if (!v.is_string() && !v.is_integer())
+                f.fail("sysctls", "value of '" + std::string(k.str()) + "' must be a string");
+            n.sysctls[std::string(k.str())] =
+                v.is_string() ? *v.value<std::string>() : std::to_string(*v.value<int64_t>());
+        }
+    }
+    f.no_unknown_keys();
+    return n;
+}
+
+}  // namespace
+
+uint64_t parse_size(const std::string& s) {
+    static const std::regex re(R"(\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]?)(i?)[bB]?\s*)");
+    std::smatch m;
+    if (!std::regex_match(s, m, re))
+        throw std::invalid_argument("'" + s + "' is not a size (e.g. 100, 64KiB, 4MB, 1GB)");
+    double v = std::stod(m[1]);
+    const double base = m[3].length() ? 1024.0 : 1000.0;
+    const char unit = m[2].length() ? static_cast<char>(std::tolower(m[2].str()[0])) : 0;
+    if (unit == 'k') v *= base;
+    if (unit == 'm') v *= base * base;
+    if (unit == 'g') v *= base * base * base;
+    return static_cast<uint64_t>(std::llround(v));
+}
+
+int64_t parse_duration_ns(const std::string& s) {
+    static const std::regex re(R"(\s*([0-9]+(?:\.[0-9]+)?)\s*(ns|us|ms|s|m|min)?\s*)");
+    std::smatch m;
+    if (!std::regex_match(s, m, re))
+        throw std::invalid_argument("'" + s + "' is not a duration (e.g. 2s, 150ms, 500us)");
+    const double v = std::stod(m[1]);
+    const std::string u = m[2];
+    double mult = 1e9;
+    if (u == "ns") mult = 1;
+    if (u == "us") mult = 1e3;
+    if (u == "ms") mult = 1e6;
+    if (u == "m" || u == "min") mult = 60e9;
+    return static_cast<int64_t>(std::llround(v * mult));
+}
+
+const Node* Experiment::node(const std::string& n) const {
+    for (const auto& x : nodes)
+        if (x.name == n) return &x;
+    return nullptr;
+}
+
+Experiment parse_experiment_text(const std::string& text, const std::string& path) {
+    toml::table root;
+    try {
+        root = toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+        std::ostringstream o;
+        o << path << ":" << e.source().begin.line << ": " << e.description();
+        throw ExperimentError(o.str());
+    }
+    Experiment x;
+    x.file = path;
+    Fields top(root, path, "");
+
+    const toml::table* meta = top.table("experiment");
+    if (!meta) top.fail("", "missing table [experiment]");
+    {
+        Fields f(*meta, path, "experiment");
+        x.name = f.str_req("name");
+        static const std::regex re("[a-z0-9][a-z0-9-]*");
+        if (!std::regex_match(x.name, re) || x.name.size() > 48)
+            f.fail("name", "'" + x.name + "' must be 1..48 characters of a-z, 0-9 and '-'");
+        x.description = f.str("description").value_or("");
+        if (auto v = f.integer("seed")) {
+            if (*v < 0) f.fail("seed", "must be >= 0");
+            x.seed = static_cast<uint64_t>(*v);
+        }
+        if (auto v = f.integer("repetitions")) {
+            if (*v < 1 || *v > 1000) f.fail("repetitions", "must be 1..1000");
+            x.repetitions = static_cast<uint32_t>(*v);
+        }
+        if (auto v = f.duration("timeout")) {
+            if (*v <= 0) f.fail("timeout", "must be > 0");
+            x.timeout_ns = *v;
+        }
+        f.no_unknown_keys();
+    }
+    if (const toml::table* c = top.table("collector")) {
+        Fields f(*c, path, "collector");
+        x.collector_transport = f.str("transport").value_or("tcp");
+        if (x.collector_transport != "tcp" && x.collector_transport != "udp")
+            f.fail("transport", "must be \"tcp\" or \"udp\"");
+        f.no_unknown_keys();
+    }
+
+    std::set<std::string> names;
+    auto add_nodes = [&](const char* key, NodeKind kind) {
+        const auto list = top.tables(key);
+        for (size_t i = 0; i < list.size(); ++i) {
+            Node n = parse_node(*list[i], path, indexed(key, i), kind);
+            if (!names.insert(n.name).second) {
+                Fields f(*list[i], path, indexed(key, i));
+                f.fail("name", "'" + n.name + "' is already used by another host/router/switch");
+            }
+            x.nodes.push_back(std::move(n));
+        }
+    };
+    add_nodes("host", NodeKind::host);
+    add_nodes("router", NodeKind::router);
+    add_nodes("switch", NodeKind::switch_);
+    if (x.nodes.empty()) top.fail("", "no [[host]] declared");
+
+    std::set<std::string> link_names;
+    const auto links = top.tables("link");
+    for (size_t i = 0; i < links.size(); ++i) {
+        Fields f(*links[i], path, indexed("link", i));
+        Link l;
+        l.name = f.str_req("name");
+        check_name(f, "name", l.name, 8);
+        if (!link_names.insert(l.name).second) f.fail("name", "'" + l.name + "' is already used");
+        l.a = f.str_req("a");
+        l.b = f.str_req("b");
+        for (const char* k : {"a", "b"}) {
+            const std::string& v = std::string(k) == "a" ? l.a : l.b;
+            if (!x.node(v)) f.fail(k, "no host, router or switch named '" + v + "'");
+        }
+        if (l.a == l.b) f.fail("b", "a link needs two different ends");
+        l.a_addr = f.strings("a_addr");
+        l.b_addr = f.strings("b_addr");
+        for (const char* k : {"a_addr", "b_addr"}) {
+            const auto& v = std::string(k) == "a_addr" ? l.a_addr : l.b_addr;
+            const std::string& end = std::string(k) == "a_addr" ? l.a : l.b;
+            if (!v.empty() && x.node(end)->kind == NodeKind::switch_)
+                f.fail(k, "a switch port has no address");
+            for (const auto& a : v)
+                if (!valid_cidr(a, nullptr) || a.find('/') == std::string::npos)
+                    f.fail(k, "'" + a + "' is not an address with a prefix length (CIDR)");
+        }
+        l.a_to_b = f.str("a_to_b").value_or("");
+        l.b_to_a = f.str("b_to_a").value_or("");
+        check_netem(f, "a_to_b", l.a_to_b);
+        check_netem(f, "b_to_a", l.b_to_a);
+        const auto changes = f.tables("change");
+        for (size_t j = 0; j < changes.size(); ++j) {
+            Fields c(*changes[j], path, indexed("link", i) + "." + indexed("change", j));
+            LinkChange ch;
+            auto at = c.duration("at");
+            if (!at) c.fail("", "missing field 'at'");
+            ch.at_ns = *at;
+            ch.a_to_b = c.str("a_to_b");
+            ch.b_to_a = c.str("b_to_a");
+            if (!ch.a_to_b && !ch.b_to_a) c.fail("", "a change needs a_to_b, b_to_a or both");
+            if (ch.a_to_b) check_netem(c, "a_to_b", *ch.a_to_b);
+            if (ch.b_to_a) check_netem(c, "b_to_a", *ch.b_to_a);
+            c.no_unknown_keys();
+            l.changes.push_back(ch);
+        }
+        const bool has_impairment = !l.a_to_b.empty() || !l.b_to_a.empty() || !l.changes.empty();
+        l.impaired = f.boolean("impaired").value_or(has_impairment);
+        if (!l.impaired && has_impairment)
+            f.fail("impaired", "is false but the link declares impairments");
+        l.capture = f.boolean("capture").value_or(l.impaired);
+        if (l.capture && !l.impaired)
+            f.fail("capture", "captures are taken on impaired links only (set impaired = true)");
+        if (auto m = f.integer("mtu")) {
+            if (*m < 576 || *m > 9000) f.fail("mtu", "must be 576..9000");
+            l.mtu = static_cast<int>(*m);
+        }
+        f.no_unknown_keys();
+        x.links.push_back(std::move(l));
+    }
+
+    const auto routes = top.tables("route");
+    for (size_t i = 0; i < routes.size(); ++i) {
+        Fields f(*routes[i], path, indexed("route", i));
+        Route r;
+        r.node = f.str_req("host");
+        const Node* n = x.node(r.node);
+        if (!n || n->kind == NodeKind::switch_)
+            f.fail("host", "no host or router named '" + r.node + "'");
+        r.to = f.str_req("to");
+        if (r.to != "default" && r.to != "default6" && !valid_cidr(r.to, nullptr))
+            f.fail("to", "'" + r.to + "' is not a prefix, \"default\" or \"default6\"");
+        r.type = f.str("type").value_or("unicast");
+        if (r.type != "unicast" && r.type != "unreachable" && r.type != "blackhole" &&
+            r.type != "prohibit")
+            f.fail("type", "must be unicast, unreachable, blackhole or prohibit");
+        r.via = f.str("via").value_or("");
+        if (r.type == "unicast" && r.via.empty()) f.fail("via", "a unicast route needs a gateway");
+        if (!r.via.empty() && (!valid_cidr(r.via, nullptr) || r.via.find('/') != std::string::npos))
+            f.fail("via", "'" + r.via + "' is not an address");
+        f.no_unknown_keys();
+        x.routes.push_back(r);
+    }
+
+    std::set<std::string> wl_names;
+    const auto wls = top.tables("workload");
+    for (size_t i = 0; i < wls.size(); ++i) {
+        Fields f(*wls[i], path, indexed("workload", i));
+        Workload w;
+        w.name = f.str_req("name");
+        check_name(f, "name", w.name, 16);
+        if (!wl_names.insert(w.name).second) f.fail("name", "'" + w.name + "' is already used");
+        const std::string type = f.str_req("type");
+        if (type == "bulk")
+            w.type = WorkloadType::bulk;
+        else if (type == "rr")
+            w.type = WorkloadType::rr;
+        else if (type == "churn")
+            w.type = WorkloadType::churn;
+        else
+            f.fail("type", "'" + type + "' is not a workload type: bulk, rr or churn");
+        w.client = f.str_req("client");
+        w.server = f.str_req("server");
+        for (const char* k : {"client", "server"}) {
+            const std::string& v = std::string(k) == "client" ? w.client : w.server;
+            const Node* n = x.node(v);
+            if (!n || n->kind == NodeKind::switch_)
+                f.fail(k, "no host or router named '" + v + "'");
+        }
+        w.server_addr = f.str_req("server_addr");
+        if (!valid_cidr(w.server_addr, nullptr) || w.server_addr.find('/') != std::string::npos)
+            f.fail("server_addr", "'" + w.server_addr + "' is not an address");
+        auto port = f.integer("port");
+        if (!port || *port < 1 || *port > 65535) f.fail("port", "needs a port 1..65535");
+        w.port = static_cast<uint16_t>(*port);
+        w.listen = f.boolean("listen").value_or(true);
+        if (auto v = f.integer("connections")) {
+            if (*v < 1 || *v > 100000) f.fail("connections", "must be 1..100000");
+            w.connections = static_cast<uint32_t>(*v);
+        }
+        if (auto v = f.integer("concurrency")) {
+            if (*v < 1 || *v > 256) f.fail("concurrency", "must be 1..256");
+            w.concurrency = static_cast<uint32_t>(*v);
+        }
+        if (auto v = f.size("bytes")) w.bytes = *v;
+        w.direction = f.str("direction").value_or("up");
+        if (w.direction != "up" && w.direction != "down")
+            f.fail("direction", "must be \"up\" (client sends) or \"down\" (server sends)");
+        if (auto v = f.size("request")) w.request = *v;
+        if (auto v = f.size("response")) w.response = *v;
+        if (auto v = f.integer("requests")) {
+            if (*v < 1) f.fail("requests", "must be >= 1");
+            w.requests = static_cast<uint32_t>(*v);
+        }
+        if (auto v = f.duration("start")) w.start_ns = *v;
+        w.expect = f.str("expect").value_or("ok");
+        static const std::set<std::string> outcomes = {"ok", "refused", "unreachable", "timeout",
+                                                       "any"};
+        if (!outcomes.count(w.expect))
+            f.fail("expect", "'" + w.expect + "' must be ok, refused, unreachable, timeout or any");
+        if (auto v = f.duration("user_timeout")) w.user_timeout_ns = *v;
+        if (auto v = f.duration("connect_timeout")) w.connect_timeout_ns = *v;
+        f.no_unknown_keys();
+        x.workloads.push_back(w);
+    }
+    if (x.workloads.empty()) top.fail("", "no [[workload]] declared");
+    std::map<std::pair<std::string, uint16_t>, std::string> ports;
+    for (size_t i = 0; i < x.workloads.size(); ++i) {
+        const auto& w = x.workloads[i];
+        auto [it, fresh] = ports.emplace(std::make_pair(w.server, w.port), w.name);
+        if (!fresh) {
+            Fields f(*wls[i], path, indexed("workload", i));
+            f.fail("port", std::to_string(w.port) + " on " + w.server + " is already used by '" +
+                               it->second + "'");
+        }
+    }
+
+    if (const toml::table* t = top.table("tolerance")) {
+        Fields f(*t, path, "tolerance");
+        for (const auto& [k, v] : *t) {
+            const std::string key(k.str());
+            f.mark(key);
+            const auto* tt = v.as_table();
+            if (!tt) f.fail(key, "must be a table such as { abs = 1000, rel = 0.1 }");
+            Fields g(*tt, path, "tolerance." + key);
+            Tolerance tol;
+            tol.abs = g.number("abs").value_or(0);
+            tol.rel = g.number("rel").value_or(0);
+            tol.share = g.number("share").value_or(1.0);
+            if (tol.abs < 0 || tol.rel < 0) g.fail("", "abs and rel must be >= 0");
+            if (tol.share <= 0 || tol.share > 1) g.fail("share", "must be in (0, 1]");
+            g.no_unknown_keys();
+            x.tolerances[key] = tol;
+        }
+    }
+    top.no_unknown_keys();
+    return x;
+}
+
+Experiment parse_experiment_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ExperimentError(path + ": cannot read the file");
+    std::ostringstream s;
+    s << in.rdbuf();
+    return parse_experiment_text(s.str(), path);
+}
+
+}  // namespace fc::harness

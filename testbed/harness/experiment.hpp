@@ -1,0 +1,103 @@
+// An experiment file (TOML, experiments/**/*.toml): the topology, the
+// agents, the workloads, repetitions and validation tolerances. Parsing
+// checks everything a run would trip over later (names, references,
+// addresses, netem specifications, sizes), so a bad file stops the run before
+// anything is created. Every error names the file, the line and the field.
+// The annotated example is experiments/README.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fc::harness {
+
+class ExperimentError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class NodeKind { host, router, switch_ };
+
+struct Node {
+    std::string name;
+    NodeKind kind = NodeKind::host;
+    bool agent = false;
+    std::map<std::string, std::string> sysctls;  // "net.ipv4.tcp_ecn" = "1"
+};
+
+struct LinkChange {
+    int64_t at_ns = 0;  // since the workloads started
+    std::optional<std::string> a_to_b, b_to_a;
+};
+
+struct Link {
+    std::string name;
+    std::string a, b;                         // node names
+    std::vector<std::string> a_addr, b_addr;  // CIDR, IPv4 or IPv6
+    std::string a_to_b, b_to_a;               // netem specifications ("" = none)
+    std::vector<LinkChange> changes;
+    bool impaired = false;  // through the impairment engine (else a plain veth)
+    bool capture = false;   // libpcap on both ends (impaired links only)
+    int mtu = 1500;
+};
+
+struct Route {
+    std::string node;
+    std::string to;   // CIDR or "default"
+    std::string via;  // gateway, or "" with type unreachable/blackhole
+    std::string type = "unicast";
+};
+
+enum class WorkloadType { bulk, rr, churn };
+
+struct Workload {
+    std::string name;
+    WorkloadType type = WorkloadType::bulk;
+    std::string client, server;
+    std::string server_addr;  // the address the client connects to
+    uint16_t port = 0;
+    bool listen = true;  // false: nobody listens (a refused connection)
+    uint32_t connections = 1, concurrency = 1;
+    uint64_t bytes = 1 << 20;
+    std::string direction = "up";
+    uint64_t request = 100, response = 1000;
+    uint32_t requests = 10;
+    int64_t start_ns = 0;
+    std::string expect = "ok";
+    int64_t user_timeout_ns = 0;  // 0: the kernel's default
+    int64_t connect_timeout_ns = 10'000'000'000;
+};
+
+struct Tolerance {
+    double abs = 0, rel = 0, share = 1.0;
+};
+
+struct Experiment {
+    std::string file;  // as given
+    std::string name, description;
+    uint64_t seed = 1;
+    uint32_t repetitions = 1;
+    int64_t timeout_ns = 60'000'000'000;  // per repetition
+    std::string collector_transport = "tcp";
+    std::vector<Node> nodes;
+    std::vector<Link> links;
+    std::vector<Route> routes;
+    std::vector<Workload> workloads;
+    std::map<std::string, Tolerance> tolerances;  // "kpi" or "kpi/source"
+
+    const Node* node(const std::string& name) const;
+};
+
+Experiment parse_experiment_file(const std::string& path);
+Experiment parse_experiment_text(const std::string& text, const std::string& path_for_errors);
+
+// "4MB" = 4*10^6, "64KiB" = 65536, "100" = 100 bytes.
+uint64_t parse_size(const std::string& s);
+// "2s", "150ms", "1.5s" (tc syntax; bare numbers are seconds here).
+int64_t parse_duration_ns(const std::string& s);
+
+}  // namespace fc::harness

@@ -1,0 +1,57 @@
+// Child processes of a run (agents, collector, links, captures, workloads):
+// each is its own process group, dies with the harness (PR_SET_PDEATHSIG),
+// writes stdout+stderr to a log file, and is stopped (signal, grace period,
+// SIGKILL) when its owner goes out of scope.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fc::harness {
+
+class Child {
+  public:
+    // Starts argv (argv[0] looked up in PATH). Output goes to log_path.
+    Child(std::string name, std::vector<std::string> argv, const std::string& log_path);
+    ~Child();
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    // Waits until a line containing `marker` appears in the output; throws
+    // (with the output's tail) if the process exits first or on timeout.
+    void wait_for(const std::string& marker, std::chrono::milliseconds timeout);
+    // Sends `sig`, waits up to `grace`, then SIGKILL. Returns the exit status
+    // (128+signal if killed by one). Idempotent.
+    int stop(int sig, std::chrono::milliseconds grace);
+    // Waits for a natural exit up to `timeout`; returns false on timeout.
+    bool wait_exit(std::chrono::milliseconds timeout);
+    bool running();
+    int exit_status() const { return status_; }
+    const std::string& name() const { return name_; }
+    std::string output_tail(size_t max_bytes = 2000) const;
+    pid_t pid() const { return pid_; }
+
+  private:
+    void reader(int fd);
+    bool reap(bool block);
+
+    std::string name_;
+    pid_t pid_ = -1;
+    int status_ = -1;
+    bool exited_ = false;
+    std::thread reader_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::string output_;  // everything seen (also in the log file)
+    bool eof_ = false;
+    int log_fd_ = -1;
+};
+
+}  // namespace fc::harness

@@ -1,0 +1,63 @@
+// flowcorder run / flowcorder clean: the testbed harness's front door.
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <memory>
+
+#include "commands.hpp"
+#include "runner.hpp"
+
+namespace fc::cli {
+
+namespace {
+
+std::string self_exe() {
+    char buf[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "flowcorder";
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+    auto o = std::make_shared<harness::RunOptions>();
+    auto no_validate = std::make_shared<bool>(false);
+    auto* run = app.add_subcommand(
+        "run",
+        "Run experiment files (default: the TCP validation suite, experiments/tcp/*.toml): "
+        "build the topology, impair links, run agents and workloads, capture, validate, report");
+    run->add_option("files", o->files, "Experiment files (TOML); see experiments/README.md")
+        ->check(CLI::ExistingFile);
+    run->add_option("--results", o->results_dir, "Where run directories go")->capture_default_str();
+    run->add_option("--run-id", o->run_id, "Name of the run directory (default: UTC time + tag)");
+    run->add_option("--builder", o->builder, "Topology builder: native (iproute2) or mininet")
+        ->check(CLI::IsMember({"native", "mininet"}))
+        ->capture_default_str();
+    run->add_flag("--no-validate", *no_validate,
+                  "Run only; validate later with flowcorder validate");
+    run->callback([o, no_validate] {
+        if (geteuid() != 0) {
+            std::fprintf(stderr, "flowcorder run: needs root (namespaces, BPF)\n");
+            throw CLI::RuntimeError(2);
+        }
+        o->flowcorder = self_exe();
+        o->source_dir = FC_SOURCE_DIR;
+        o->validate = !*no_validate;
+        const int rc = harness::run_experiments(*o);
+        if (rc) throw CLI::RuntimeError(rc);
+    });
+
+    auto* clean = app.add_subcommand(
+        "clean",
+        "Remove what a crashed or interrupted run or test left behind: Flowcorder processes, "
+        "fc-* network namespaces (with their veths, bridges and rules), /etc/netns/fc-*");
+    auto quiet = std::make_shared<bool>(false);
+    clean->add_flag("-q,--quiet", *quiet, "Say nothing");
+    clean->callback([quiet] {
+        const int n = harness::clean_leftovers(!*quiet);
+        if (!*quiet) std::printf("flowcorder clean: removed %d item(s)\n", n);
+    });
+}
+
+}  // namespace fc::cli

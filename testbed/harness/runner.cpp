@@ -1,0 +1,725 @@
+#include "runner.hpp"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "experiment.hpp"
+#include "impair/runner.hpp"
+#include "impair/sys.hpp"
+#include "process.hpp"
+#include "topology.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace fc::harness {
+
+namespace {
+
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int sig) { g_signal = sig; }
+
+struct Interrupted : std::runtime_error {
+    Interrupted() : std::runtime_error("interrupted") {}
+};
+void check_interrupt() {
+    if (g_signal) throw Interrupted();
+}
+
+int64_t now_ns() { return impair::realtime_ns(); }
+double mono_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string random_tag() {
+    std::random_device rd;
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04x", rd() & 0xffff);
+    return buf;
+}
+
+uint16_t free_loopback_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) < 0)
+        throw std::runtime_error("cannot find a free port on 127.0.0.1");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+std::string endpoint(const std::string& addr, uint16_t port) {
+    return (addr.find(':') != std::string::npos ? "[" + addr + "]" : addr) + ":" +
+           std::to_string(port);
+}
+
+std::string secs(int64_t ns) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3fs", ns / 1e9);
+    return b;
+}
+
+bool tty() { return isatty(1); }
+
+// Progress lines: one per phase, prefixed with the repetition.
+class Progress {
+  public:
+    explicit Progress(std::string prefix) : prefix_(std::move(prefix)), t0_(mono_s()) {}
+    void step(const std::string& what) {
+        std::printf("%s %-10s %6.1fs\n", prefix_.c_str(), what.c_str(), mono_s() - t0_);
+        std::fflush(stdout);
+    }
+    double elapsed() const { return mono_s() - t0_; }
+
+  private:
+    std::string prefix_;
+    double t0_;
+};
+
+std::string cmd_output(const std::vector<std::string>& argv) {
+    const auto r = impair::run_cmd(argv);
+    return r.status == 0 ? r.output : "";
+}
+
+json environment(const RunOptions& o) {
+    json env;
+    utsname u{};
+    uname(&u);
+    env["kernel"] = std::string(u.sysname) + " " + u.release + " " + u.version;
+    env["machine"] = u.machine;
+    env["hostname"] = u.nodename;
+    env["cpus"] = std::thread::hardware_concurrency();
+    env["date_utc"] = cmd_output({"date", "-u", "+%Y-%m-%dT%H:%M:%SZ"});
+    env["builder"] = o.builder;
+    std::ifstream osr("/etc/os-release");
+    for (std::string line; std::getline(osr, line);)
+        if (line.rfind("PRETTY_NAME=", 0) == 0) env["os"] = line.substr(13, line.size() - 14);
+    env["git_commit"] = cmd_output({"git", "-C", o.source_dir, "rev-parse", "HEAD"});
+    env["git_dirty"] =
+        !cmd_output({"git", "-C", o.source_dir, "status", "--porcelain", "--untracked-files=no"})
+             .empty();
+    json pk = json::object();
+    const std::string pkgs =
+        cmd_output({"dpkg-query", "-W", "-f", "${Package} ${Version}\\n", "libbpf1", "libfixbuf9",
+                    "libfixbuf-dev", "libpcap0.8", "iproute2", "tshark", "mininet", "sqlite3",
+                    "clang", "bpftool", "nftables"});
+    std::istringstream in(pkgs);
+    for (std::string p, v; in >> p >> v;) pk[p] = v;
+    env["packages"] = pk;
+    return env;
+}
+
+// One repetition of one experiment.
+class Repetition {
+  public:
+    Repetition(const RunOptions& o, const Experiment& x, uint32_t rep, const fs::path& dir,
+               uint16_t collector_port, uint32_t& next_domain, const std::string& progress)
+        : o_(o),
+          x_(x),
+          rep_(rep),
+          dir_(dir),
+          collector_port_(collector_port),
+          next_domain_(next_domain),
+          progress_(progress) {
+        naming_.tag = random_tag();
+        seed_ = x.seed + rep;
+    }
+
+    // Returns problems found (empty = the repetition ran as declared).
+    std::vector<std::string> run() {
+        for (const char* sub : {"truth", "captures", "links", "logs"})
+            fs::create_directories(dir_ / sub);
+        manifest_["experiment"] = x_.name;
+        manifest_["file"] = x_.file;
+        manifest_["repetition"] = rep_;
+        manifest_["seed"] = seed_;
+        manifest_["builder"] = o_.builder;
+        manifest_["netns_tag"] = naming_.tag;
+        json tol = json::object();
+        for (const auto& [k, t] : x_.tolerances)
+            tol[k] = {{"abs", t.abs}, {"rel", t.rel}, {"share", t.share}};
+        manifest_["tolerances"] = tol;
+        std::vector<std::string> problems;
+        try {
+            build();
+            start_observers();
+            run_workloads(problems);
+            stop_all(problems);
+            analyse_captures(problems);
+        } catch (...) {
+            stop_all(problems);
+            write_manifest();
+            teardown();
+            throw;
+        }
+        manifest_["problems"] = problems;
+        write_manifest();
+        teardown();
+        progress_.step("done");
+        return problems;
+    }
+
+  private:
+    std::string log(const std::string& name) const { return (dir_ / "logs" / (name + ".log")); }
+    std::string fc() const { return o_.flowcorder; }
+
+    void build() {
+        builder_ = o_.builder == "mininet"
+                       ? make_mininet_builder(o_.source_dir + "/testbed/mininet/build_topology.py",
+                                              dir_ / "logs")
+                       : make_native_builder();
+        builder_->build(x_, naming_);
+        json hosts = json::array();
+        for (const Node& n : x_.nodes) {
+            json h = {{"name", n.name},
+                      {"kind", n.kind == NodeKind::host     ? "host"
+                               : n.kind == NodeKind::router ? "router"
+                                                            : "switch"},
+                      {"netns", naming_.netns(n.name)},
+                      {"netns_inode", netns_inode(naming_.netns(n.name))},
+                      {"agent", n.agent}};
+            if (n.agent) {
+                domains_[n.name] = next_domain_++;
+                h["observation_domain"] = domains_[n.name];
+            }
+            hosts.push_back(h);
+        }
+        manifest_["hosts"] = hosts;
+
+        json links = json::array();
+        for (size_t i = 0; i < x_.links.size(); ++i) {
+            const Link& l = x_.links[i];
+            json lj = {{"name", l.name},
+                       {"a", l.a},
+                       {"b", l.b},
+                       {"impaired", l.impaired},
+                       {"a_dev", Naming::dev_a(l)},
+                       {"b_dev", Naming::dev_b(l)},
+                       {"a_to_b", l.a_to_b},
+                       {"b_to_a", l.b_to_a},
+                       {"a_addr", l.a_addr},
+                       {"b_addr", l.b_addr}};
+            if (l.impaired) start_link(l, i, lj);
+            links.push_back(lj);
+        }
+        manifest_["links"] = links;
+        for (const Route& r : x_.routes) add_route(naming_.netns(r.node), r);
+        progress_.step("topology");
+    }
+
+    void start_link(const Link& l, size_t index, json& lj) {
+        const std::string ctl = "/tmp/fc-tb-" + naming_.tag + "-" + l.name + ".sock";
+        std::vector<std::string> argv = {fc(),        "link",
+                                         "--ns-a",    naming_.netns(l.a),
+                                         "--ns-b",    naming_.netns(l.b),
+                                         "--name",    l.name,
+                                         "--seed",    std::to_string(seed_ * 1000 + index),
+                                         "--log",     dir_ / "links" / (l.name + ".implog"),
+                                         "--control", ctl,
+                                         "--mtu",     std::to_string(l.mtu)};
+        if (!l.a_to_b.empty()) argv.insert(argv.end(), {"--ab", l.a_to_b});
+        if (!l.b_to_a.empty()) argv.insert(argv.end(), {"--ba", l.b_to_a});
+        const bool a_switch = x_.node(l.a)->kind == NodeKind::switch_;
+        const bool b_switch = x_.node(l.b)->kind == NodeKind::switch_;
+        for (const auto& a : l.a_addr) argv.insert(argv.end(), {"--addr-a", a});
+        for (const auto& a : l.b_addr) argv.insert(argv.end(), {"--addr-b", a});
+        auto c = std::make_unique<Child>("link " + l.name, argv, log("link-" + l.name));
+        c->wait_for("ready", 15s);
+        if (a_switch) attach_to_bridge(naming_.netns(l.a), Naming::dev_a(l));
+        if (b_switch) attach_to_bridge(naming_.netns(l.b), Naming::dev_b(l));
+        links_.push_back(std::move(c));
+        controls_[l.name] = ctl;
+        lj["log"] = "links/" + l.name + ".implog";
+        if (l.capture)
+            lj["captures"] = {{"a", "captures/" + l.name + "-a"},
+                              {"b", "captures/" + l.name + "-b"}};
+    }
+
+    void start_observers() {
+        for (const Link& l : x_.links) {
+            if (!l.capture) continue;
+            for (int side = 0; side < 2; ++side) {
+                const std::string node = side ? l.b : l.a;
+                const std::string dev = side ? Naming::dev_b(l) : Naming::dev_a(l);
+                const std::string stem = l.name + (side ? "-b" : "-a");
+                auto c = std::make_unique<Child>(
+                    "capture " + stem,
+                    std::vector<std::string>{fc(), "capture", "--netns", naming_.netns(node),
+                                             "--iface", dev, "--out",
+                                             dir_ / "captures" / (stem + ".pcap")},
+                    log("capture-" + stem));
+                captures_.push_back(std::move(c));
+                capture_stems_.push_back(stem);
+            }
+        }
+        for (auto& c : captures_) c->wait_for("capturing", 15s);
+        for (const Node& n : x_.nodes) {
+            if (!n.agent) continue;
+            const std::string url =
+                x_.collector_transport + "://127.0.0.1:" + std::to_string(collector_port_);
+            auto c = std::make_unique<Child>(
+                "agent " + n.name,
+                std::vector<std::string>{fc(), "agent", "--collector", url, "--netns",
+                                         naming_.netns(n.name), "--observation-domain",
+                                         std::to_string(domains_[n.name]), "--stats-interval", "5"},
+                log("agent-" + n.name));
+            agents_.push_back(std::move(c));
+        }
+        for (auto& c : agents_) c->wait_for("TCP probes attached", 30s);
+        progress_.step("observers");
+    }
+
+    std::vector<std::string> in_netns(const std::string& node) const {
+        return {"ip", "netns", "exec", naming_.netns(node), fc()};
+    }
+
+    void run_workloads(std::vector<std::string>& problems) {
+        json wls = json::array();
+        // Servers first, one per workload that listens.
+        for (const Workload& w : x_.workloads) {
+            json truth = json::array();
+            truth.push_back("truth/" + w.client + "-" + w.name + "-client.jsonl");
+            if (w.listen) {
+                truth.push_back("truth/" + w.server + "-" + w.name + "-server.jsonl");
+                auto argv = in_netns(w.server);
+                const int64_t idle =
+                    std::max<int64_t>(w.user_timeout_ns, 3'000'000'000) + 2'000'000'000;
+                argv.insert(
+                    argv.end(),
+                    {"workload", "serve", "--listen", endpoint(w.server_addr, w.port), "--truth",
+                     dir_ / "truth" / (w.server + "-" + w.name + "-server.jsonl"), "--host",
+                     w.server, "--workload", w.name, "--idle-timeout", secs(idle)});
+                auto c = std::make_unique<Child>("server " + w.name, argv, log("server-" + w.name));
+                servers_.push_back(std::move(c));
+            }
+            wls.push_back({{"name", w.name},
+                           {"type", w.type == WorkloadType::bulk ? "bulk"
+                                    : w.type == WorkloadType::rr ? "rr"
+                                                                 : "churn"},
+                           {"client", w.client},
+                           {"server", w.server},
+                           {"server_addr", w.server_addr},
+                           {"port", w.port},
+                           {"connections", w.connections},
+                           {"expect", w.expect},
+                           {"truth", truth}});
+        }
+        for (auto& s : servers_) s->wait_for("ready", 10s);
+
+        struct Pending {
+            const Workload* w;
+            std::unique_ptr<Child> c;
+            bool started = false, done = false;
+        };
+        std::vector<Pending> clients;
+        for (const Workload& w : x_.workloads) clients.push_back({&w, nullptr});
+        struct Change {
+            int64_t at;
+            std::string link, dir, spec;
+        };
+        std::vector<Change> changes;
+        for (const Link& l : x_.links)
+            for (const auto& ch : l.changes) {
+                if (ch.a_to_b) changes.push_back({ch.at_ns, l.name, "ab", *ch.a_to_b});
+                if (ch.b_to_a) changes.push_back({ch.at_ns, l.name, "ba", *ch.b_to_a});
+            }
+        std::stable_sort(changes.begin(), changes.end(),
+                         [](const Change& a, const Change& b) { return a.at < b.at; });
+        size_t next_change = 0;
+
+        const int64_t t0 = now_ns();
+        manifest_["t_start_ns"] = t0;
+        json applied = json::array();
+        size_t done = 0;
+        double last_print = mono_s();
+        while (done < clients.size()) {
+            check_interrupt();
+            const int64_t t = now_ns() - t0;
+            for (auto& p : clients) {
+                if (p.started || t < p.w->start_ns) continue;
+                const Workload& w = *p.w;
+                auto argv = in_netns(w.client);
+                argv.insert(argv.end(),
+                            {"workload",
+                             "client",
+                             "--connect",
+                             endpoint(w.server_addr, w.port),
+                             "--type",
+                             w.type == WorkloadType::bulk ? "bulk"
+                             : w.type == WorkloadType::rr ? "rr"
+                                                          : "churn",
+                             "--truth",
+                             dir_ / "truth" / (w.client + "-" + w.name + "-client.jsonl"),
+                             "--host",
+                             w.client,
+                             "--workload",
+                             w.name,
+                             "--connections",
+                             std::to_string(w.connections),
+                             "--concurrency",
+                             std::to_string(w.concurrency),
+                             "--bytes",
+                             std::to_string(w.bytes),
+                             "--direction",
+                             w.direction,
+                             "--request",
+                             std::to_string(w.request),
+                             "--response",
+                             std::to_string(w.response),
+                             "--requests",
+                             std::to_string(w.requests),
+                             "--expect",
+                             w.expect,
+                             "--connect-timeout",
+                             secs(w.connect_timeout_ns)});
+                if (w.user_timeout_ns > 0)
+                    argv.insert(argv.end(), {"--user-timeout", secs(w.user_timeout_ns)});
+                p.c = std::make_unique<Child>("client " + w.name, argv, log("client-" + w.name));
+                p.started = true;
+            }
+            while (next_change < changes.size() && t >= changes[next_change].at) {
+                const Change& ch = changes[next_change++];
+                const std::string reply =
+                    impair::control_request(controls_.at(ch.link), "set " + ch.dir + " " + ch.spec);
+                if (reply != "ok")
+                    throw std::runtime_error("link " + ch.link + ": change refused: " + reply);
+                applied.push_back(
+                    {{"link", ch.link}, {"dir", ch.dir}, {"spec", ch.spec}, {"at_ns", now_ns()}});
+            }
+            done = 0;
+            for (auto& p : clients) {
+                if (p.started && !p.done && !p.c->running()) {
+                    p.done = true;
+                    if (p.c->exit_status() != 0)
+                        problems.push_back("workload " + p.w->name + ": client exited with " +
+                                           std::to_string(p.c->exit_status()) + ": " +
+                                           last_line(p.c->output_tail(600)));
+                }
+                done += p.done;
+            }
+            if (t > x_.timeout_ns) {
+                for (auto& p : clients)
+                    if (p.started && !p.done) {
+                        p.c->stop(SIGKILL, 1s);
+                        p.done = true;
+                        problems.push_back("workload " + p.w->name + ": still running after " +
+                                           secs(x_.timeout_ns) + " (experiment timeout); killed");
+                    }
+                break;
+            }
+            if (mono_s() - last_print > 2) {
+                last_print = mono_s();
+                progress_.step("workloads " + std::to_string(done) + "/" +
+                               std::to_string(clients.size()));
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        manifest_["changes_applied"] = applied;
+        manifest_["workloads"] = wls;
+        progress_.step("workloads");
+    }
+
+    static std::string last_line(std::string s) {
+        while (!s.empty() && s.back() == '\n') s.pop_back();
+        const auto p = s.rfind('\n');
+        return p == std::string::npos ? s : s.substr(p + 1);
+    }
+
+    void stop_all(std::vector<std::string>& problems) {
+        if (stopped_) return;
+        stopped_ = true;
+        // Servers finish their connections (TERM), then the agents see the
+        // last transitions and flush (INT), then captures and links write
+        // their files (INT).
+        for (auto& s : servers_) {
+            const int st = s->stop(SIGTERM, 8s);
+            if (st != 0) problems.push_back(s->name() + " exited with " + std::to_string(st));
+        }
+        std::this_thread::sleep_for(300ms);
+        for (auto& a : agents_) {
+            const int st = a->stop(SIGINT, 15s);
+            if (st != 0) problems.push_back(a->name() + " exited with " + std::to_string(st));
+        }
+        for (auto& c : captures_) {
+            const int st = c->stop(SIGINT, 10s);
+            if (st != 0) problems.push_back(c->name() + " exited with " + std::to_string(st));
+        }
+        for (auto& l : links_) {
+            const int st = l->stop(SIGINT, 10s);
+            if (st != 0) problems.push_back(l->name() + " exited with " + std::to_string(st));
+        }
+        manifest_["t_end_ns"] = now_ns();
+        for (const auto& [name, path] : controls_) ::unlink(path.c_str());
+    }
+
+    void analyse_captures(std::vector<std::string>& problems) {
+        for (const auto& stem : capture_stems_) {
+            check_interrupt();
+            const auto pcap = dir_ / "captures" / (stem + ".pcap");
+            const auto out = dir_ / "captures" / (stem + ".json");
+            const auto r = impair::run_cmd({fc(), "analyse-pcap", pcap, "-o", out, "--name", stem});
+            if (r.status != 0)
+                problems.push_back("analyse-pcap " + stem + " failed: " + last_line(r.output));
+        }
+        if (!capture_stems_.empty()) progress_.step("analysis");
+    }
+
+    void write_manifest() { std::ofstream(dir_ / "manifest.json") << manifest_.dump(2) << "\n"; }
+
+    void teardown() {
+        if (builder_) builder_->teardown();
+    }
+
+    const RunOptions& o_;
+    const Experiment& x_;
+    uint32_t rep_;
+    fs::path dir_;
+    uint16_t collector_port_;
+    uint32_t& next_domain_;
+    Progress progress_;
+    Naming naming_;
+    uint64_t seed_;
+    json manifest_;
+    std::unique_ptr<TopologyBuilder> builder_;
+    std::map<std::string, uint32_t> domains_;
+    std::map<std::string, std::string> controls_;
+    std::vector<std::string> capture_stems_;
+    // Declared in start order: destroyed (stopped) in reverse.
+    std::vector<std::unique_ptr<Child>> links_, captures_, agents_, servers_;
+    bool stopped_ = false;
+};
+
+int run_child_inherit(const std::vector<std::string>& argv) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        std::vector<char*> a;
+        for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+        a.push_back(nullptr);
+        execvp(a[0], a.data());
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+}  // namespace
+
+std::vector<std::string> default_suite(const std::string& source_dir) {
+    fs::path dir = "experiments/tcp";
+    if (!fs::is_directory(dir)) dir = fs::path(source_dir) / "experiments/tcp";
+    std::vector<std::string> files;
+    if (fs::is_directory(dir))
+        for (const auto& e : fs::directory_iterator(dir))
+            if (e.path().extension() == ".toml") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+int run_experiments(const RunOptions& o) {
+    const auto files = o.files.empty() ? default_suite(o.source_dir) : o.files;
+    if (files.empty()) {
+        std::fprintf(stderr, "flowcorder run: no experiment files (looked for experiments/tcp/)\n");
+        return 2;
+    }
+    // Parse everything before starting anything.
+    std::vector<Experiment> xs;
+    std::map<std::string, std::string> seen;
+    for (const auto& f : files) {
+        try {
+            xs.push_back(parse_experiment_file(f));
+        } catch (const ExperimentError& e) {
+            std::fprintf(stderr, "flowcorder run: %s\n", e.what());
+            return 2;
+        }
+        auto [it, fresh] = seen.emplace(xs.back().name, f);
+        if (!fresh) {
+            std::fprintf(stderr, "flowcorder run: %s: experiment name '%s' is also used by %s\n",
+                         f.c_str(), xs.back().name.c_str(), it->second.c_str());
+            return 2;
+        }
+    }
+    if (o.builder == "mininet" && access("/usr/bin/python3", X_OK) != 0) {
+        std::fprintf(stderr, "flowcorder run: the Mininet builder needs /usr/bin/python3\n");
+        return 2;
+    }
+    if (const auto left = leftover_namespaces(); !left.empty()) {
+        std::fprintf(stderr,
+                     "flowcorder run: an earlier run left %zu network namespace(s) behind (%s%s).\n"
+                     "Remove them with:  %s clean\n",
+                     left.size(), left[0].c_str(), left.size() > 1 ? ", ..." : "",
+                     o.flowcorder.c_str());
+        return 3;
+    }
+
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    char stamp[32];
+    const std::time_t tt = std::time(nullptr);
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", std::gmtime(&tt));
+    const std::string run_id =
+        o.run_id.empty() ? std::string(stamp) + "-" + random_tag() : o.run_id;
+    const fs::path run_dir = fs::path(o.results_dir) / run_id;
+    if (fs::exists(run_dir)) {
+        std::fprintf(stderr, "flowcorder run: %s exists already\n", run_dir.c_str());
+        return 2;
+    }
+    fs::create_directories(run_dir / "experiments");
+    for (const auto& f : files)
+        fs::copy_file(f, run_dir / "experiments" / fs::path(f).filename(),
+                      fs::copy_options::overwrite_existing);
+    std::ofstream(run_dir / "environment.json") << environment(o).dump(2) << "\n";
+    std::error_code ec;
+    fs::remove(fs::path(o.results_dir) / "latest", ec);
+    fs::create_directory_symlink(run_id, fs::path(o.results_dir) / "latest", ec);
+
+    uint32_t reps = 0;
+    for (const auto& x : xs) reps += x.repetitions;
+    std::printf("flowcorder run: %zu experiment(s), %u repetition(s), builder %s -> %s\n",
+                xs.size(), reps, o.builder.c_str(), run_dir.c_str());
+    std::fflush(stdout);
+
+    const double t_start = mono_s();
+    std::vector<std::string> problems;
+    int status = 0;
+    try {
+        const uint16_t port = free_loopback_port();
+        const std::string p = std::to_string(port);
+        Child collector(
+            "collector",
+            {o.flowcorder, "collect", "--listen", "tcp://127.0.0.1:" + p + ",udp://127.0.0.1:" + p,
+             "--db", run_dir / "profiles.sqlite"},
+            run_dir / "collector.log");
+        collector.wait_for("listening", 10s);
+        uint32_t next_domain = 1, k = 0;
+        for (const auto& x : xs) {
+            for (uint32_t rep = 0; rep < x.repetitions; ++rep) {
+                check_interrupt();
+                ++k;
+                char prefix[160];
+                std::snprintf(prefix, sizeof prefix, "[%u/%u] %-28s rep %u/%u", k, reps,
+                              x.name.c_str(), rep + 1, x.repetitions);
+                const fs::path dir = run_dir / x.name / ("rep-" + std::to_string(rep));
+                try {
+                    Repetition r(o, x, rep, dir, port, next_domain, prefix);
+                    for (const auto& pr : r.run()) problems.push_back(x.name + ": " + pr);
+                } catch (const Interrupted&) {
+                    throw;
+                } catch (const std::exception& e) {
+                    problems.push_back(x.name + " rep " + std::to_string(rep) + ": " + e.what());
+                    std::printf("%s FAILED: %s\n", prefix, e.what());
+                }
+            }
+        }
+        collector.stop(SIGINT, 15s);
+    } catch (const Interrupted&) {
+        std::fprintf(stderr, "\nflowcorder run: interrupted; everything it started is removed\n");
+        return 130;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "flowcorder run: %s\n", e.what());
+        return 1;
+    }
+    std::printf("flowcorder run: experiments done in %.1f s\n", mono_s() - t_start);
+    if (!problems.empty()) {
+        status = 1;
+        std::printf("\nproblems while running (%zu):\n", problems.size());
+        for (const auto& p : problems) std::printf("  - %s\n", p.c_str());
+        std::ofstream pf(run_dir / "problems.txt");
+        for (const auto& p : problems) pf << p << "\n";
+    }
+    if (o.validate) {
+        std::fflush(stdout);
+        const int v = run_child_inherit({o.flowcorder, "validate", run_dir});
+        if (v != 0) status = v == 1 ? 1 : v;
+    }
+    std::printf("\nrun directory: %s (%s)\n", run_dir.c_str(),
+                status == 0 ? "all verdicts pass" : "FAILED");
+    (void)tty;
+    return status;
+}
+
+int clean_leftovers(bool verbose) {
+    int removed = 0;
+    const pid_t self = getpid();
+    // Our own processes first: their BPF links, links and captures die with them.
+    static const char* kWords[] = {"agent", "collect", "link", "capture", "workload", "run"};
+    for (int round = 0; round < 2; ++round) {
+        DIR* d = opendir("/proc");
+        while (dirent* e = d ? readdir(d) : nullptr) {
+            const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+            if (pid <= 0 || pid == self || pid == getppid()) continue;
+            std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline");
+            std::string cmd((std::istreambuf_iterator<char>(f)), {});
+            std::vector<std::string> args;
+            for (size_t pos = 0; pos < cmd.size();) {
+                const size_t end = cmd.find('\0', pos);
+                args.push_back(cmd.substr(pos, end - pos));
+                if (end == std::string::npos) break;
+                pos = end + 1;
+            }
+            if (args.size() < 2 || fs::path(args[0]).filename() != "flowcorder") continue;
+            if (std::find(std::begin(kWords), std::end(kWords), args[1]) == std::end(kWords))
+                continue;
+            if (verbose && round == 0)
+                std::printf("killing %d (flowcorder %s)\n", pid, args[1].c_str());
+            ::kill(pid, round ? SIGKILL : SIGTERM);
+            removed += round == 0;
+        }
+        if (d) closedir(d);
+        if (round == 0) std::this_thread::sleep_for(300ms);
+    }
+    DIR* d = opendir("/var/run/netns");
+    std::vector<std::string> names;
+    while (dirent* e = d ? readdir(d) : nullptr)
+        if (std::string(e->d_name).rfind("fc-", 0) == 0) names.push_back(e->d_name);
+    if (d) closedir(d);
+    for (const auto& n : names) {
+        if (verbose) std::printf("deleting network namespace %s\n", n.c_str());
+        delete_netns(n);
+        ++removed;
+    }
+    std::error_code ec;
+    if (fs::is_directory("/etc/netns", ec))
+        for (const auto& e : fs::directory_iterator("/etc/netns", ec))
+            if (e.path().filename().string().rfind("fc-", 0) == 0) {
+                fs::remove_all(e.path(), ec);
+                ++removed;
+            }
+    for (const auto& e : fs::directory_iterator("/tmp", ec))
+        if (e.path().filename().string().rfind("fc-tb-", 0) == 0) fs::remove(e.path(), ec);
+    return removed;
+}
+
+}  // namespace fc::harness

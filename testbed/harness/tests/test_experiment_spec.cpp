@@ -1,0 +1,229 @@
+// Experiment files: a valid file parses into what it says; every kind of
+// mistake stops parsing with the file, line and field named.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "experiment.hpp"
+#include "runner.hpp"
+
+using namespace fc::harness;
+
+namespace {
+
+const char* kValid = R"(
+[experiment]
+name = "tcp-example"
+seed = 7
+repetitions = 2
+timeout = "30s"
+
+[[host]]
+name = "client"
+agent = true
+sysctls = { "net.ipv4.tcp_congestion_control" = "cubic" }
+
+[[router]]
+name = "r1"
+
+[[host]]
+name = "server"
+agent = true
+
+[[link]]
+name = "l1"
+a = "client"
+b = "r1"
+a_addr = ["198.18.1.1/24", "fd00:fc:1::1/64"]
+b_addr = ["198.18.1.254/24", "fd00:fc:1::fe/64"]
+a_to_b = "delay 10ms 2ms loss random 1%"
+
+[[link.change]]
+at = "1.5s"
+a_to_b = "loss random 100%"
+
+[[link]]
+name = "l2"
+a = "r1"
+b = "server"
+a_addr = "198.18.2.254/24"
+b_addr = "198.18.2.1/24"
+
+[[route]]
+host = "client"
+to = "default"
+via = "198.18.1.254"
+
+[[route]]
+host = "r1"
+to = "198.18.99.0/24"
+type = "unreachable"
+
+[[workload]]
+name = "bulk"
+type = "bulk"
+client = "client"
+server = "server"
+server_addr = "198.18.2.1"
+port = 5001
+connections = 3
+concurrency = 2
+bytes = "4MiB"
+direction = "down"
+
+[[workload]]
+name = "web"
+type = "rr"
+client = "client"
+server = "server"
+server_addr = "198.18.2.1"
+port = 5002
+request = 200
+response = "10kB"
+requests = 5
+start = "500ms"
+
+[tolerance]
+rtt_mean_us = { abs = 1000, rel = 0.15 }
+"lost_segs/impairment_log" = { abs = 2, rel = 0.25, share = 0.9 }
+)";
+
+std::string parse_error(const std::string& text) {
+    try {
+        parse_experiment_text(text, "x.toml");
+    } catch (const ExperimentError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// Replaces the first occurrence of `from` in the valid file.
+std::string mutate(const std::string& from, const std::string& to) {
+    std::string s = kValid;
+    const auto p = s.find(from);
+    EXPECT_NE(p, std::string::npos) << from;
+    return s.replace(p, from.size(), to);
+}
+
+}  // namespace
+
+TEST(ExperimentSpec, ValidFileParsesIntoWhatItSays) {
+    const Experiment x = parse_experiment_text(kValid, "x.toml");
+    EXPECT_EQ(x.name, "tcp-example");
+    EXPECT_EQ(x.seed, 7u);
+    EXPECT_EQ(x.repetitions, 2u);
+    EXPECT_EQ(x.timeout_ns, 30'000'000'000);
+    ASSERT_EQ(x.nodes.size(), 3u);
+    EXPECT_EQ(x.node("r1")->kind, NodeKind::router);
+    EXPECT_TRUE(x.node("client")->agent);
+    EXPECT_FALSE(x.node("r1")->agent);
+    EXPECT_EQ(x.node("client")->sysctls.at("net.ipv4.tcp_congestion_control"), "cubic");
+    ASSERT_EQ(x.links.size(), 2u);
+    EXPECT_TRUE(x.links[0].impaired);
+    EXPECT_TRUE(x.links[0].capture);
+    EXPECT_FALSE(x.links[1].impaired);
+    EXPECT_FALSE(x.links[1].capture);
+    EXPECT_EQ(x.links[0].a_addr.size(), 2u);
+    EXPECT_EQ(x.links[1].b_addr, std::vector<std::string>{"198.18.2.1/24"});
+    ASSERT_EQ(x.links[0].changes.size(), 1u);
+    EXPECT_EQ(x.links[0].changes[0].at_ns, 1'500'000'000);
+    EXPECT_EQ(*x.links[0].changes[0].a_to_b, "loss random 100%");
+    EXPECT_FALSE(x.links[0].changes[0].b_to_a);
+    ASSERT_EQ(x.routes.size(), 2u);
+    EXPECT_EQ(x.routes[1].type, "unreachable");
+    ASSERT_EQ(x.workloads.size(), 2u);
+    EXPECT_EQ(x.workloads[0].bytes, 4u << 20);
+    EXPECT_EQ(x.workloads[0].direction, "down");
+    EXPECT_EQ(x.workloads[0].connections, 3u);
+    EXPECT_EQ(x.workloads[1].type, WorkloadType::rr);
+    EXPECT_EQ(x.workloads[1].response, 10000u);
+    EXPECT_EQ(x.workloads[1].start_ns, 500'000'000);
+    EXPECT_DOUBLE_EQ(x.tolerances.at("rtt_mean_us").rel, 0.15);
+    EXPECT_DOUBLE_EQ(x.tolerances.at("lost_segs/impairment_log").share, 0.9);
+}
+
+TEST(ExperimentSpec, SizesAndDurations) {
+    EXPECT_EQ(parse_size("100"), 100u);
+    EXPECT_EQ(parse_size("64KiB"), 65536u);
+    EXPECT_EQ(parse_size("4MB"), 4000000u);
+    EXPECT_EQ(parse_size("1.5k"), 1500u);
+    EXPECT_THROW(parse_size("lots"), std::invalid_argument);
+    EXPECT_EQ(parse_duration_ns("150ms"), 150'000'000);
+    EXPECT_EQ(parse_duration_ns("2"), 2'000'000'000);
+    EXPECT_EQ(parse_duration_ns("250us"), 250'000);
+    EXPECT_THROW(parse_duration_ns("soon"), std::invalid_argument);
+}
+
+struct BadCase {
+    const char* from;
+    const char* to;
+    const char* expect;  // substring of the error: file:line: field: why
+};
+
+class ExperimentSpecErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ExperimentSpecErrors, NameFileLineAndField) {
+    const BadCase& c = GetParam();
+    const std::string err = parse_error(mutate(c.from, c.to));
+    EXPECT_NE(err.find(c.expect), std::string::npos) << "error was: " << err;
+    EXPECT_EQ(err.rfind("x.toml:", 0), 0u) << err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ExperimentSpecErrors,
+    ::testing::Values(
+        BadCase{"a_to_b = \"delay 10ms 2ms loss random 1%\"", "a_to_b = \"delay 10ms lose 1%\"",
+                "x.toml:26: link[0].a_to_b: unknown keyword 'lose'"},
+        BadCase{"bytes = \"4MiB\"", "bytes = \"four\"",
+                "x.toml:58: workload[0].bytes: 'four' is not a size"},
+        BadCase{"b = \"r1\"", "b = \"r2\"", "link[0].b: no host, router or switch named 'r2'"},
+        BadCase{"a_addr = [\"198.18.1.1/24\"", "a_addr = [\"198.18.1.300/24\"",
+                "link[0].a_addr: '198.18.1.300/24' is not an address"},
+        BadCase{"type = \"bulk\"", "type = \"bulky\"", "workload[0].type: 'bulky'"},
+        BadCase{"port = 5002", "port = 5001", "workload[1].port: 5001 on server is already used"},
+        BadCase{"concurrency = 2", "concurency = 2", "workload[0].concurency: unknown field"},
+        BadCase{"repetitions = 2", "repetitions = 0", "x.toml:5: experiment.repetitions"},
+        BadCase{"timeout = \"30s\"", "timeout = \"half a minute\"", "experiment.timeout"},
+        BadCase{"name = \"tcp-example\"", "name = \"TCP example\"", "experiment.name"},
+        BadCase{"server_addr = \"198.18.2.1\"", "", "workload[0]: missing field 'server_addr'"},
+        BadCase{"at = \"1.5s\"", "", "link[0].change[0]: missing field 'at'"},
+        BadCase{"via = \"198.18.1.254\"", "", "route[0].via: a unicast route needs a gateway"},
+        BadCase{"rel = 0.15 }", "rel = -1 }", "tolerance.rtt_mean_us: abs and rel must be >= 0"},
+        BadCase{"name = \"r1\"", "name = \"client\"", "router[0].name: 'client' is already used"},
+        BadCase{"seed = 7", "seed = \"seven\"", "x.toml:4: experiment.seed: must be an integer"},
+        BadCase{"[[workload]]\nname = \"web\"", "[[workload]]\nname = \"web\"\n[[workload",
+                "x.toml:"}));
+
+TEST(ExperimentSpec, NoWorkloadsOrHostsIsAnError) {
+    EXPECT_NE(parse_error("[experiment]\nname = \"a\"\n").find("no [[host]] declared"),
+              std::string::npos);
+    EXPECT_NE(parse_error("[experiment]\nname = \"a\"\n[[host]]\nname = \"h\"\n")
+                  .find("no [[workload]] declared"),
+              std::string::npos);
+    EXPECT_NE(parse_error("[[host]]\nname = \"h\"\n").find("missing table [experiment]"),
+              std::string::npos);
+}
+
+TEST(ExperimentSpec, MissingFileIsNamed) {
+    try {
+        parse_experiment_file("/nonexistent/x.toml");
+        FAIL() << "no error";
+    } catch (const ExperimentError& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/x.toml: cannot read"),
+                  std::string::npos);
+    }
+}
+
+// Every file of the default suite (and every example) must parse.
+TEST(ExperimentSpec, CommittedExperimentsParse) {
+    namespace fs = std::filesystem;
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(FC_SOURCE_DIR "/experiments")) {
+        if (e.path().extension() != ".toml" || e.path().string().find("/cnf/") != std::string::npos)
+            continue;
+        EXPECT_NO_THROW(parse_experiment_file(e.path())) << e.path();
+        ++n;
+    }
+    EXPECT_GE(default_suite(FC_SOURCE_DIR).size(), 11u);
+    EXPECT_GE(n, 11u);
+}
