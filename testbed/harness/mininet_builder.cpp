@@ -28,7 +28,6 @@ class MininetBuilder : public TopologyBuilder {
     void build(const Experiment& x, const Naming& n) override {
         json topo;
         topo["prefix"] = std::string(kNetnsPrefix) + n.tag + "-";
-        topo["bridge"] = Naming::bridge;
         json nodes = json::array();
         for (const Node& node : x.nodes) {
             nodes.push_back({{"name", node.name},

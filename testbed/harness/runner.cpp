@@ -251,8 +251,8 @@ class Repetition {
         for (const auto& a : l.b_addr) argv.insert(argv.end(), {"--addr-b", a});
         auto c = std::make_unique<Child>("link " + l.name, argv, log("link-" + l.name));
         c->wait_for("ready", 15s);
-        if (a_switch) attach_to_bridge(naming_.netns(l.a), Naming::dev_a(l));
-        if (b_switch) attach_to_bridge(naming_.netns(l.b), Naming::dev_b(l));
+        if (a_switch) attach_to_bridge(naming_.netns(l.a), Naming::dev_a(l), l.a);
+        if (b_switch) attach_to_bridge(naming_.netns(l.b), Naming::dev_b(l), l.b);
         links_.push_back(std::move(c));
         controls_[l.name] = ctl;
         lj["log"] = "links/" + l.name + ".implog";

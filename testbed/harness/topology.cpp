@@ -35,8 +35,8 @@ void add_route(const std::string& netns, const Route& r) {
     must_run(cmd);
 }
 
-void attach_to_bridge(const std::string& netns, const std::string& dev) {
-    must_run({"ip", "-n", netns, "link", "set", "dev", dev, "master", Naming::bridge});
+void attach_to_bridge(const std::string& netns, const std::string& dev, const std::string& bridge) {
+    must_run({"ip", "-n", netns, "link", "set", "dev", dev, "master", bridge});
     must_run({"ip", "-n", netns, "link", "set", "dev", dev, "up"});
 }
 
@@ -99,8 +99,8 @@ class NativeBuilder : public TopologyBuilder {
             made_.push_back(ns);
             configure_node(ns, node);
             if (node.kind == NodeKind::switch_) {
-                must_run({"ip", "-n", ns, "link", "add", Naming::bridge, "type", "bridge"});
-                must_run({"ip", "-n", ns, "link", "set", Naming::bridge, "up"});
+                must_run({"ip", "-n", ns, "link", "add", node.name, "type", "bridge"});
+                must_run({"ip", "-n", ns, "link", "set", node.name, "up"});
             }
         }
         for (const Link& l : x.links) {
@@ -115,7 +115,7 @@ class NativeBuilder : public TopologyBuilder {
                 const std::string& dev = side ? db : da;
                 const Node* node = x.node(side ? l.b : l.a);
                 if (node->kind == NodeKind::switch_) {
-                    attach_to_bridge(ns, dev);
+                    attach_to_bridge(ns, dev, node->name);
                     continue;
                 }
                 for (const auto& a : side ? l.b_addr : l.a_addr) add_address(ns, dev, a);

@@ -22,7 +22,6 @@ struct Naming {
     std::string netns(const std::string& node) const { return "fc-tb-" + tag + "-" + node; }
     static std::string dev_a(const Link& l) { return "fc-" + l.name + "-a"; }
     static std::string dev_b(const Link& l) { return "fc-" + l.name + "-b"; }
-    static constexpr const char* bridge = "fcbr0";
 };
 inline constexpr const char* kNetnsPrefix = "fc-tb-";
 
@@ -46,7 +45,8 @@ std::unique_ptr<TopologyBuilder> make_mininet_builder(const std::string& script,
 void set_sysctl(const std::string& netns, const std::string& key, const std::string& value);
 void add_address(const std::string& netns, const std::string& dev, const std::string& cidr);
 void add_route(const std::string& netns, const Route& r);
-void attach_to_bridge(const std::string& netns, const std::string& dev);
+// A switch is a namespace holding one Linux bridge named after the switch.
+void attach_to_bridge(const std::string& netns, const std::string& dev, const std::string& bridge);
 // Base sysctls of every node: no IPv6 DAD delay, forwarding on routers.
 void configure_node(const std::string& netns, const Node& node);
 std::vector<std::string> leftover_namespaces();  // fc-tb-* in /var/run/netns
