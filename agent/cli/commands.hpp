@@ -10,5 +10,7 @@ void add_agent_command(CLI::App& app);    // agent_command.cpp
 void add_collect_command(CLI::App& app);  // collect_command.cpp
 void add_fields_command(CLI::App& app);   // fields_command.cpp
 void add_link_command(CLI::App& app);     // link_command.cpp
+// testbed/capture/capture_command.cpp: capture, analyse-pcap
+void add_capture_commands(CLI::App& app);
 
 }  // namespace fc::cli
