@@ -204,7 +204,7 @@ class RangeSet {
 // One direction's sequence space, as seen at the capture point.
 class Direction {
   public:
-    explicit Direction(DirectionStats& stats) : st_(stats) {}
+    Direction(DirectionStats& stats, bool keep_pairs) : st_(stats), keep_pairs_(keep_pairs) {}
 
     bool started() const { return started_; }
 
@@ -242,7 +242,10 @@ class Direction {
         const int64_t ack = unwrap(ack_raw);
         while (!pending_.empty() && pending_.begin()->second.end <= ack) {
             const Pending& p = pending_.begin()->second;
-            if (!p.karn) st_.rtt_us.add(double(ts_ns - p.ts_ns) / 1e3);
+            if (!p.karn) {
+                st_.rtt_us.add(double(ts_ns - p.ts_ns) / 1e3);
+                if (keep_pairs_) st_.rtt_pairs.emplace_back(p.ts_ns, ts_ns);
+            }
             pending_.erase(pending_.begin());
         }
     }
@@ -287,6 +290,7 @@ class Direction {
     }
 
     DirectionStats& st_;
+    bool keep_pairs_;
     bool started_ = false;
     uint32_t ref_seq_ = 0;
     int64_t ref_abs_ = 0;
@@ -322,7 +326,7 @@ bool lower_is_client(const ConnBuild& c) {
     return c.segs.front().from_lower;
 }
 
-Connection analyse_connection(const ConnBuild& b) {
+Connection analyse_connection(const ConnBuild& b, bool keep_rtt_pairs) {
     Connection c;
     const bool lower_client = lower_is_client(b);
     const Endpoint& cl = lower_client ? b.lower : b.upper;
@@ -334,7 +338,7 @@ Connection analyse_connection(const ConnBuild& b) {
     c.sport = sv.port;
     c.first_ns = b.segs.front().ts_ns;
     c.last_ns = b.segs.back().ts_ns;
-    Direction c2s(c.c2s), s2c(c.s2c);
+    Direction c2s(c.c2s, keep_rtt_pairs), s2c(c.s2c, keep_rtt_pairs);
     std::optional<int64_t> first_syn, first_synack;
     for (const auto& g : b.segs) {
         const bool from_client = bool(g.from_lower) == lower_client;
@@ -384,7 +388,7 @@ nlohmann::ordered_json direction_json(const DirectionStats& d) {
 
 }  // namespace
 
-Analysis analyse_pcap(const std::string& path) {
+Analysis analyse_pcap(const std::string& path, bool keep_rtt_pairs) {
     char err[PCAP_ERRBUF_SIZE] = "";
     std::unique_ptr<pcap_t, PcapCloser> p(
         pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err));
@@ -422,7 +426,7 @@ Analysis analyse_pcap(const std::string& path) {
         c.segs.push_back(t.seg);
     }
     if (rc == PCAP_ERROR) throw CaptureError(path + ": " + pcap_geterr(p.get()));
-    for (const auto& c : conns) a.connections.push_back(analyse_connection(c));
+    for (const auto& c : conns) a.connections.push_back(analyse_connection(c, keep_rtt_pairs));
     return a;
 }
 

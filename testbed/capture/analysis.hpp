@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fc::capture {
@@ -33,6 +34,8 @@ struct DirectionStats {
     RunningStats ooo_dist;  // bytes
     uint64_t fin = 0, rst = 0;
     RunningStats rtt_us;
+    // Each RTT sample's (segment, ACK) timestamps; kept only on request (tests, plots).
+    std::vector<std::pair<int64_t, int64_t>> rtt_pairs;
 };
 
 struct Connection {
@@ -55,7 +58,7 @@ struct Analysis {
 
 // Reads a pcap/pcapng file (Ethernet, Linux cooked v1/v2, raw IP) with
 // nanosecond timestamps and analyses every TCP connection in it.
-Analysis analyse_pcap(const std::string& path);
+Analysis analyse_pcap(const std::string& path, bool keep_rtt_pairs = false);
 
 nlohmann::ordered_json to_json(const Analysis& a);
 

@@ -60,10 +60,10 @@ class CraftedCapture {
         add(ts, false, seq, ack, flags, len);
     }
     // Closes the file and analyses it.
-    Analysis analyse() {
+    Analysis analyse(bool keep_rtt_pairs = false) {
         pcap_dump_close(dump_);
         dump_ = nullptr;
-        return analyse_pcap(path_);
+        return analyse_pcap(path_, keep_rtt_pairs);
     }
     const std::string& path() const { return path_; }
 
@@ -170,7 +170,7 @@ TEST(CaptureAnalysis, CleanTransferCountsEverythingOnceAndSamplesRtt) {
     cap.c2s(T0 + 22 * MS, c + 3001, s + 1, FIN | ACK);
     cap.s2c(T0 + 32 * MS, s + 1, c + 3002, FIN | ACK);
     cap.c2s(T0 + 32 * MS + 100 * US, c + 3002, s + 2, ACK);
-    const Analysis a = cap.analyse();
+    const Analysis a = cap.analyse(true);
 
     EXPECT_EQ(a.packets, 11u);
     EXPECT_EQ(a.tcp_packets, 11u);
@@ -205,6 +205,11 @@ TEST(CaptureAnalysis, CleanTransferCountsEverythingOnceAndSamplesRtt) {
     EXPECT_NEAR(k.c2s.rtt_us.variance(), variance(rtts), 1e-6);
     EXPECT_DOUBLE_EQ(k.c2s.rtt_us.min, 9900);
     EXPECT_DOUBLE_EQ(k.c2s.rtt_us.max, 10000);
+    using P = std::pair<int64_t, int64_t>;
+    EXPECT_EQ(
+        k.c2s.rtt_pairs,
+        (std::vector<P>{P{T0 + 11 * MS, T0 + 21 * MS}, P{T0 + 11 * MS + 100 * US, T0 + 21 * MS},
+                        P{T0 + 11 * MS + 200 * US, T0 + 21 * MS + 200 * US}}));
     EXPECT_EQ(k.s2c.rtt_us.samples, 0u);  // no data that way
 }
 
