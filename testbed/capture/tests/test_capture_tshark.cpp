@@ -197,6 +197,15 @@ size_t transfer(const TempNetns& a, const TempNetns& b) {
     return received;
 }
 
+// The run's files, removed however the test ends.
+struct TempFiles {
+    std::vector<std::string> paths;
+    ~TempFiles() {
+        for (const auto& p : paths)
+            for (const char* ext : {"", ".json", ".stats.json"}) std::filesystem::remove(p + ext);
+    }
+};
+
 double mean(const std::vector<double>& v) {
     return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
 }
@@ -206,7 +215,8 @@ double mean(const std::vector<double>& v) {
 TEST(CaptureVsTshark, ImpairedTransferAgreesWithEngineLogAndTshark) {
     TempNetns na("fc-cap-a"), nb("fc-cap-b");
     const std::string log = tmp("link.implog"), pa = tmp("a.pcap"), pb = tmp("b.pcap");
-    for (const auto& f : {log, pa, pb}) std::filesystem::remove(f);
+    const TempFiles files{{log, pa, pb}};
+    for (const auto& f : files.paths) std::filesystem::remove(f);
     Child link({"link", "--ns-a", na.name(), "--ns-b", nb.name(), "--name", "capt", "--addr-a",
                 kA + "/24", "--addr-b", kB + "/24", "--ab",
                 "loss random 2% delay 5ms reorder 25% 50%", "--ba", "delay 5ms", "--seed", "3",
@@ -371,10 +381,6 @@ TEST(CaptureVsTshark, ImpairedTransferAgreesWithEngineLogAndTshark) {
     EXPECT_EQ(matched, comparable);
     EXPECT_GE(rtt["samples"].get<size_t>(), comparable);
     EXPECT_GE(rtt["min_us"].get<double>(), 5000.0);  // the ACK's 5 ms at the very least
-
-    for (const auto& f :
-         {log, pa, pb, pa + ".json", pb + ".json", pa + ".stats.json", pb + ".stats.json"})
-        std::filesystem::remove(f);
 }
 
 TEST(CaptureVsTshark, CaptureFailsClearlyOnAMissingNamespaceOrInterface) {
