@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
         "exported as IPFIX"};
     app.require_subcommand(1);
     fc::cli::add_agent_command(app);
+    fc::cli::add_capture_commands(app);
     fc::cli::add_collect_command(app);
     fc::cli::add_fields_command(app);
     fc::cli::add_link_command(app);

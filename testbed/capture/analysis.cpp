@@ -1,0 +1,460 @@
+#include "capture/analysis.hpp"
+
+#include <arpa/inet.h>
+#include <pcap/pcap.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+
+namespace fc::capture {
+
+void RunningStats::add(double x) {
+    ++samples;
+    if (samples == 1) {
+        min = max = x;
+    } else {
+        min = std::min(min, x);
+        max = std::max(max, x);
+    }
+    const double delta = x - mean;
+    mean += delta / double(samples);
+    m2 += delta * (x - mean);
+}
+
+namespace {
+
+constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
+
+struct Endpoint {
+    int family = 4;
+    std::array<uint8_t, 16> addr{};
+    uint16_t port = 0;
+    auto operator<=>(const Endpoint&) const = default;
+};
+
+// One TCP segment as the analysis needs it.
+struct Segment {
+    int64_t ts_ns;
+    uint8_t from_lower;  // sent by the lower endpoint of the connection key
+    uint8_t flags;
+    uint32_t seq, ack;
+    uint32_t payload;
+};
+
+struct ParsedTcp {
+    Endpoint src, dst;
+    Segment seg;
+};
+
+uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+uint32_t be32(const uint8_t* p) {
+    return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+}
+
+// TCP header at `l4` with `l4_len` bytes of segment (header + payload) per the IP header.
+bool parse_tcp(const uint8_t* l4, size_t cap, uint32_t l4_len, ParsedTcp& out) {
+    if (cap < 20 || l4_len < 20) return false;
+    const uint32_t doff = uint32_t(l4[12] >> 4) * 4;
+    if (doff < 20 || doff > l4_len) return false;
+    out.src.port = be16(l4);
+    out.dst.port = be16(l4 + 2);
+    out.seg.seq = be32(l4 + 4);
+    out.seg.ack = be32(l4 + 8);
+    out.seg.flags = l4[13];
+    out.seg.payload = l4_len - doff;
+    return true;
+}
+
+bool parse_ipv4(const uint8_t* p, size_t cap, ParsedTcp& out) {
+    if (cap < 20 || (p[0] >> 4) != 4) return false;
+    const uint32_t ihl = uint32_t(p[0] & 0x0f) * 4, total = be16(p + 2);
+    const uint16_t frag = be16(p + 6);
+    // Fragments carry no complete TCP segment; TCP avoids them (PMTU discovery).
+    if (ihl < 20 || total < ihl || p[9] != IPPROTO_TCP || (frag & 0x3fff)) return false;
+    if (cap < ihl) return false;
+    out.src.family = out.dst.family = 4;
+    std::memcpy(out.src.addr.data(), p + 12, 4);
+    std::memcpy(out.dst.addr.data(), p + 16, 4);
+    return parse_tcp(p + ihl, cap - ihl, total - ihl, out);
+}
+
+bool parse_ipv6(const uint8_t* p, size_t cap, ParsedTcp& out) {
+    if (cap < 40 || (p[0] >> 4) != 6) return false;
+    uint32_t remaining = be16(p + 4);  // payload length: extension headers + TCP
+    if (remaining == 0) return false;  // jumbogram
+    uint8_t next = p[6];
+    out.src.family = out.dst.family = 6;
+    std::memcpy(out.src.addr.data(), p + 8, 16);
+    std::memcpy(out.dst.addr.data(), p + 24, 16);
+    size_t off = 40;
+    for (int hops = 0; next != IPPROTO_TCP; ++hops) {
+        if (hops > 8 || cap < off + 8) return false;
+        const uint8_t* h = p + off;
+        uint32_t len;
+        switch (next) {
+            case 0:   // hop-by-hop
+            case 43:  // routing
+            case 60:  // destination options
+                len = (uint32_t(h[1]) + 1) * 8;
+                break;
+            case 44:  // fragment: only whole datagrams carry a whole segment
+                if ((be16(h + 2) & 0xfff9) != 0) return false;
+                len = 8;
+                break;
+            case 51:  // authentication header
+                len = (uint32_t(h[1]) + 2) * 4;
+                break;
+            default:
+                return false;
+        }
+        if (len > remaining) return false;
+        next = h[0];
+        off += len;
+        remaining -= len;
+    }
+    if (cap < off) return false;
+    return parse_tcp(p + off, cap - off, remaining, out);
+}
+
+bool parse_l3(uint16_t ethertype, const uint8_t* p, size_t cap, ParsedTcp& out) {
+    if (ethertype == 0x0800) return parse_ipv4(p, cap, out);
+    if (ethertype == 0x86dd) return parse_ipv6(p, cap, out);
+    return false;
+}
+
+bool parse_raw_ip(const uint8_t* p, size_t cap, ParsedTcp& out) {
+    if (cap < 1) return false;
+    return (p[0] >> 4) == 4 ? parse_ipv4(p, cap, out) : parse_ipv6(p, cap, out);
+}
+
+bool parse_frame(int linktype, const uint8_t* p, size_t cap, ParsedTcp& out) {
+    switch (linktype) {
+        case DLT_EN10MB: {
+            size_t off = 12;
+            while (cap >= off + 2) {
+                const uint16_t type = be16(p + off);
+                if (type == 0x8100 || type == 0x88a8) {  // VLAN tags
+                    off += 4;
+                    continue;
+                }
+                return parse_l3(type, p + off + 2, cap - off - 2, out);
+            }
+            return false;
+        }
+        case DLT_LINUX_SLL:
+            return cap >= 16 && parse_l3(be16(p + 14), p + 16, cap - 16, out);
+        case DLT_LINUX_SLL2:
+            return cap >= 20 && parse_l3(be16(p), p + 20, cap - 20, out);
+        case DLT_RAW:
+        case DLT_IPV4:
+        case DLT_IPV6:
+            return parse_raw_ip(p, cap, out);
+        case DLT_NULL: {  // BSD loopback: the address family in host order
+            if (cap < 4) return false;
+            return parse_raw_ip(p + 4, cap - 4, out);
+        }
+        default:
+            throw CaptureError("unsupported link type " +
+                               std::string(pcap_datalink_val_to_name(linktype)
+                                               ? pcap_datalink_val_to_name(linktype)
+                                               : std::to_string(linktype)));
+    }
+}
+
+// Disjoint half-open ranges [start, end) of 64-bit unwrapped sequence numbers.
+class RangeSet {
+  public:
+    bool overlaps(int64_t s, int64_t e) const {
+        auto it = ranges_.upper_bound(s);
+        if (it != ranges_.begin() && std::prev(it)->second > s) return true;
+        return it != ranges_.end() && it->first < e;
+    }
+    void add(int64_t s, int64_t e) {
+        auto it = ranges_.upper_bound(s);
+        if (it != ranges_.begin() && std::prev(it)->second >= s) {
+            --it;
+            s = it->first;
+            e = std::max(e, it->second);
+            it = ranges_.erase(it);
+        }
+        while (it != ranges_.end() && it->first <= e) {
+            e = std::max(e, it->second);
+            it = ranges_.erase(it);
+        }
+        ranges_.emplace(s, e);
+    }
+    // Removes ranges starting at or before `upto` and returns the highest end reached.
+    int64_t absorb(int64_t upto) {
+        while (!ranges_.empty() && ranges_.begin()->first <= upto) {
+            upto = std::max(upto, ranges_.begin()->second);
+            ranges_.erase(ranges_.begin());
+        }
+        return upto;
+    }
+
+  private:
+    std::map<int64_t, int64_t> ranges_;
+};
+
+// One direction's sequence space, as seen at the capture point.
+class Direction {
+  public:
+    Direction(DirectionStats& stats, bool keep_pairs) : st_(stats), keep_pairs_(keep_pairs) {}
+
+    bool started() const { return started_; }
+
+    // 32-bit serial arithmetic around the highest sequence number seen so far,
+    // so the space never wraps however long the connection.
+    int64_t unwrap(uint32_t seq) const { return ref_abs_ + int32_t(seq - ref_seq_); }
+
+    void on_segment(const Segment& g) {
+        ++st_.packets;
+        if (g.flags & kFin) ++st_.fin;
+        if (g.flags & kRst) ++st_.rst;
+        const bool syn = g.flags & kSyn;
+        if (!started_) {
+            started_ = true;
+            ref_seq_ = g.seq;
+            ref_abs_ = 0;
+            rcv_nxt_ = syn ? 1 : 0;
+        }
+        const int64_t seq = unwrap(g.seq);
+        if (seq > ref_abs_) {
+            ref_abs_ = seq;
+            ref_seq_ = g.seq;
+        }
+        if (g.payload == 0) return;
+        const int64_t s = seq + (syn ? 1 : 0), e = s + g.payload;
+        ++st_.data_segs;
+        st_.data_bytes += g.payload;
+        count_sender_view(s, e, g);
+        count_receiver_view(s, e);
+    }
+
+    // An ACK from the other direction: RTT samples for the segments it covers.
+    void on_ack(uint32_t ack_raw, int64_t ts_ns) {
+        if (!started_) return;
+        const int64_t ack = unwrap(ack_raw);
+        while (!pending_.empty() && pending_.begin()->second.end <= ack) {
+            const Pending& p = pending_.begin()->second;
+            if (!p.karn) {
+                st_.rtt_us.add(double(ts_ns - p.ts_ns) / 1e3);
+                if (keep_pairs_) st_.rtt_pairs.emplace_back(p.ts_ns, ts_ns);
+            }
+            pending_.erase(pending_.begin());
+        }
+    }
+
+  private:
+    struct Pending {
+        int64_t end;
+        int64_t ts_ns;
+        bool karn;  // its range was sent again: the ACK is ambiguous
+    };
+
+    void count_sender_view(int64_t s, int64_t e, const Segment& g) {
+        if (seen_.overlaps(s, e)) {
+            ++st_.retrans_segs;
+            st_.retrans_bytes += g.payload;
+            mark_karn(s, e);
+        } else {
+            pending_.emplace(s, Pending{e, g.ts_ns, false});
+        }
+        seen_.add(s, e);
+    }
+
+    // Pending ranges are first transmissions, so they never overlap each other.
+    void mark_karn(int64_t s, int64_t e) {
+        auto it = pending_.upper_bound(s);
+        if (it != pending_.begin()) --it;
+        for (; it != pending_.end() && it->first < e; ++it)
+            if (it->second.end > s) it->second.karn = true;
+    }
+
+    // The receiver's rcv_nxt emulated from the segments that reached this point.
+    void count_receiver_view(int64_t s, int64_t e) {
+        if (e <= rcv_nxt_) {
+            ++st_.dup_segs;
+        } else if (s > rcv_nxt_) {
+            ++st_.ooo_segs;
+            st_.ooo_dist.add(double(s - rcv_nxt_));
+            ooo_queue_.add(s, e);
+        } else {
+            rcv_nxt_ = ooo_queue_.absorb(e);
+        }
+    }
+
+    DirectionStats& st_;
+    bool keep_pairs_;
+    bool started_ = false;
+    uint32_t ref_seq_ = 0;
+    int64_t ref_abs_ = 0;
+    int64_t rcv_nxt_ = 0;
+    RangeSet seen_, ooo_queue_;
+    std::map<int64_t, Pending> pending_;  // by start
+};
+
+std::string addr_text(const Endpoint& e) {
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.addr.data(), buf, sizeof buf);
+    return buf;
+}
+
+// Segments of one connection, grouped by 4-tuple before the roles are known.
+struct ConnBuild {
+    Endpoint lower, upper;
+    std::vector<Segment> segs;
+    std::optional<uint32_t> syn_isn;  // first SYN's sequence number
+    bool fin[2] = {false, false};
+    bool rst = false;
+    bool over() const { return rst || (fin[0] && fin[1]); }
+};
+
+// Which endpoint opened: the first SYN's sender, else the first SYN-ACK's
+// receiver, else the higher port (servers listen on the lower one).
+bool lower_is_client(const ConnBuild& c) {
+    for (const auto& g : c.segs) {
+        if ((g.flags & (kSyn | kAck)) == kSyn) return g.from_lower;
+        if ((g.flags & (kSyn | kAck)) == (kSyn | kAck)) return !g.from_lower;
+    }
+    if (c.lower.port != c.upper.port) return c.lower.port > c.upper.port;
+    return c.segs.front().from_lower;
+}
+
+Connection analyse_connection(const ConnBuild& b, bool keep_rtt_pairs) {
+    Connection c;
+    const bool lower_client = lower_is_client(b);
+    const Endpoint& cl = lower_client ? b.lower : b.upper;
+    const Endpoint& sv = lower_client ? b.upper : b.lower;
+    c.family = cl.family;
+    c.client = addr_text(cl);
+    c.server = addr_text(sv);
+    c.cport = cl.port;
+    c.sport = sv.port;
+    c.first_ns = b.segs.front().ts_ns;
+    c.last_ns = b.segs.back().ts_ns;
+    Direction c2s(c.c2s, keep_rtt_pairs), s2c(c.s2c, keep_rtt_pairs);
+    std::optional<int64_t> first_syn, first_synack;
+    for (const auto& g : b.segs) {
+        const bool from_client = bool(g.from_lower) == lower_client;
+        Direction& here = from_client ? c2s : s2c;
+        Direction& there = from_client ? s2c : c2s;
+        if ((g.flags & (kSyn | kAck)) == kSyn) {
+            ++c.syn;
+            if (!first_syn) first_syn = g.ts_ns;
+        } else if ((g.flags & (kSyn | kAck)) == (kSyn | kAck)) {
+            ++c.synack;
+            if (!first_synack) first_synack = g.ts_ns;
+        }
+        here.on_segment(g);
+        if (g.flags & kAck) there.on_ack(g.ack, g.ts_ns);
+    }
+    if (first_syn && first_synack && *first_synack >= *first_syn)
+        c.handshake_ns = *first_synack - *first_syn;
+    return c;
+}
+
+struct PcapCloser {
+    void operator()(pcap_t* p) const { pcap_close(p); }
+};
+
+nlohmann::ordered_json rtt_json(const RunningStats& r) {
+    return {{"samples", r.samples},
+            {"mean_us", r.mean},
+            {"var_us2", r.variance()},
+            {"min_us", r.min},
+            {"max_us", r.max}};
+}
+
+nlohmann::ordered_json direction_json(const DirectionStats& d) {
+    return {{"packets", d.packets},
+            {"data_segs", d.data_segs},
+            {"data_bytes", d.data_bytes},
+            {"retrans_segs", d.retrans_segs},
+            {"retrans_bytes", d.retrans_bytes},
+            {"dup_segs", d.dup_segs},
+            {"ooo_segs", d.ooo_segs},
+            {"ooo_dist_samples", d.ooo_dist.samples},
+            {"ooo_dist_mean", d.ooo_dist.mean},
+            {"fin", d.fin},
+            {"rst", d.rst},
+            {"rtt", rtt_json(d.rtt_us)}};
+}
+
+}  // namespace
+
+Analysis analyse_pcap(const std::string& path, bool keep_rtt_pairs) {
+    char err[PCAP_ERRBUF_SIZE] = "";
+    std::unique_ptr<pcap_t, PcapCloser> p(
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err));
+    if (!p) throw CaptureError("cannot read " + path + ": " + err);
+    const int linktype = pcap_datalink(p.get());
+
+    Analysis a;
+    a.capture = path.substr(path.find_last_of('/') + 1);
+    std::vector<ConnBuild> conns;
+    std::map<std::pair<Endpoint, Endpoint>, size_t> current;  // 4-tuple -> latest connection
+    pcap_pkthdr* h;
+    const u_char* bytes;
+    int rc;
+    while ((rc = pcap_next_ex(p.get(), &h, &bytes)) == 1) {
+        ++a.packets;
+        ParsedTcp t{};
+        if (!parse_frame(linktype, bytes, h->caplen, t)) continue;
+        ++a.tcp_packets;
+        t.seg.ts_ns = int64_t(h->ts.tv_sec) * 1000000000 + h->ts.tv_usec;
+        const bool src_lower = t.src < t.dst;
+        t.seg.from_lower = src_lower;
+        const auto key = src_lower ? std::pair{t.src, t.dst} : std::pair{t.dst, t.src};
+        const bool is_syn = (t.seg.flags & (kSyn | kAck)) == kSyn;
+        auto it = current.find(key);
+        // A new SYN on a 4-tuple whose connection ended starts the next connection.
+        if (it == current.end() ||
+            (is_syn && conns[it->second].over() && conns[it->second].syn_isn != t.seg.seq)) {
+            conns.push_back(ConnBuild{key.first, key.second, {}, {}, {false, false}, false});
+            it = current.insert_or_assign(key, conns.size() - 1).first;
+        }
+        ConnBuild& c = conns[it->second];
+        if (is_syn && !c.syn_isn) c.syn_isn = t.seg.seq;
+        if (t.seg.flags & kFin) c.fin[src_lower ? 0 : 1] = true;
+        if (t.seg.flags & kRst) c.rst = true;
+        c.segs.push_back(t.seg);
+    }
+    if (rc == PCAP_ERROR) throw CaptureError(path + ": " + pcap_geterr(p.get()));
+    for (const auto& c : conns) a.connections.push_back(analyse_connection(c, keep_rtt_pairs));
+    return a;
+}
+
+nlohmann::ordered_json to_json(const Analysis& a) {
+    nlohmann::ordered_json conns = nlohmann::ordered_json::array();
+    for (const auto& c : a.connections) {
+        conns.push_back({{"family", c.family},
+                         {"client", c.client},
+                         {"cport", c.cport},
+                         {"server", c.server},
+                         {"sport", c.sport},
+                         {"first_ns", c.first_ns},
+                         {"last_ns", c.last_ns},
+                         {"syn", c.syn},
+                         {"synack", c.synack},
+                         {"handshake_ns", c.handshake_ns ? nlohmann::ordered_json(*c.handshake_ns)
+                                                         : nlohmann::ordered_json(nullptr)},
+                         {"c2s", direction_json(c.c2s)},
+                         {"s2c", direction_json(c.s2c)}});
+    }
+    return {{"capture", a.capture},
+            {"packets", a.packets},
+            {"tcp_packets", a.tcp_packets},
+            {"pcap_drops", a.pcap_drops ? nlohmann::ordered_json(*a.pcap_drops)
+                                        : nlohmann::ordered_json(nullptr)},
+            {"connections", conns}};
+}
+
+std::string stats_sidecar_path(const std::string& pcap_path) { return pcap_path + ".stats.json"; }
+
+}  // namespace fc::capture

@@ -1,0 +1,68 @@
+// Our own TCP analysis of one libpcap capture (FORMATS.md, "Capture
+// analysis"): per connection and direction, what the packets on the wire say
+// about retransmissions, duplicates, reordering and RTT. Independent of the
+// agent on purpose: it is one of the truths the agent is checked against.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fc::capture {
+
+class CaptureError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// Mean / variance / min / max without keeping the samples (Welford).
+struct RunningStats {
+    uint64_t samples = 0;
+    double mean = 0, m2 = 0, min = 0, max = 0;
+    void add(double x);
+    double variance() const { return samples > 1 ? m2 / double(samples) : 0.0; }
+};
+
+struct DirectionStats {
+    uint64_t packets = 0, data_segs = 0, data_bytes = 0;
+    uint64_t retrans_segs = 0, retrans_bytes = 0;
+    uint64_t dup_segs = 0, ooo_segs = 0;
+    RunningStats ooo_dist;  // bytes
+    uint64_t fin = 0, rst = 0;
+    RunningStats rtt_us;
+    // Each RTT sample's (segment, ACK) timestamps; kept only on request (tests, plots).
+    std::vector<std::pair<int64_t, int64_t>> rtt_pairs;
+};
+
+struct Connection {
+    int family = 4;  // 4 or 6
+    std::string client, server;
+    uint16_t cport = 0, sport = 0;
+    int64_t first_ns = 0, last_ns = 0;
+    uint64_t syn = 0, synack = 0;
+    std::optional<int64_t> handshake_ns;
+    DirectionStats c2s, s2c;
+};
+
+struct Analysis {
+    std::string capture;       // --name, or the file name
+    uint64_t packets = 0;      // all records in the file
+    uint64_t tcp_packets = 0;  // of which parsed as TCP (not counted: truncated, fragments, other)
+    std::optional<uint64_t> pcap_drops;   // unknown when no sidecar and no --drops
+    std::vector<Connection> connections;  // in order of their first packet
+};
+
+// Reads a pcap/pcapng file (Ethernet, Linux cooked v1/v2, raw IP) with
+// nanosecond timestamps and analyses every TCP connection in it.
+Analysis analyse_pcap(const std::string& path, bool keep_rtt_pairs = false);
+
+nlohmann::ordered_json to_json(const Analysis& a);
+
+// The capture's sidecar written by `flowcorder capture`: FILE.pcap -> FILE.pcap.stats.json.
+std::string stats_sidecar_path(const std::string& pcap_path);
+
+}  // namespace fc::capture

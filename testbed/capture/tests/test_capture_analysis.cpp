@@ -1,0 +1,454 @@
+// Unit tests of analyse_pcap on pcap files crafted here (libpcap's
+// pcap_open_dead + pcap_dump, headers built by hand) whose answers follow
+// from how they were built.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "capture/analysis.hpp"
+
+using fc::capture::analyse_pcap;
+using fc::capture::Analysis;
+using fc::capture::Connection;
+
+namespace {
+
+constexpr uint8_t FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10;
+constexpr int64_t MS = 1000000, US = 1000;
+
+void put16(std::vector<uint8_t>& b, size_t at, uint16_t v) {
+    b[at] = uint8_t(v >> 8);
+    b[at + 1] = uint8_t(v);
+}
+void put32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
+    put16(b, at, uint16_t(v >> 16));
+    put16(b, at + 2, uint16_t(v));
+}
+
+// One TCP connection's packets written into a pcap file as they are added.
+class CraftedCapture {
+  public:
+    CraftedCapture(const std::string& name, bool v6, int linktype = DLT_EN10MB,
+                   uint32_t snaplen = 96)
+        : path_((std::filesystem::temp_directory_path() / ("fc-cap-unit-" + name + ".pcap"))
+                    .string()),
+          v6_(v6),
+          linktype_(linktype),
+          snaplen_(snaplen) {
+        dead_ = pcap_open_dead_with_tstamp_precision(linktype, 65535, PCAP_TSTAMP_PRECISION_NANO);
+        dump_ = pcap_dump_open(dead_, path_.c_str());
+        EXPECT_NE(dump_, nullptr) << pcap_geterr(dead_);
+        inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? "fd00::1" : "198.18.7.1", client_);
+        inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? "fd00::2" : "198.18.7.2", server_);
+    }
+    ~CraftedCapture() {
+        if (dump_) pcap_dump_close(dump_);
+        pcap_close(dead_);
+        std::filesystem::remove(path_);
+    }
+    uint16_t cport = 40001, sport = 5001;
+
+    void c2s(int64_t ts, uint32_t seq, uint32_t ack, uint8_t flags, uint32_t len = 0) {
+        add(ts, true, seq, ack, flags, len);
+    }
+    void s2c(int64_t ts, uint32_t seq, uint32_t ack, uint8_t flags, uint32_t len = 0) {
+        add(ts, false, seq, ack, flags, len);
+    }
+    // Closes the file and analyses it.
+    Analysis analyse(bool keep_rtt_pairs = false) {
+        pcap_dump_close(dump_);
+        dump_ = nullptr;
+        return analyse_pcap(path_, keep_rtt_pairs);
+    }
+    const std::string& path() const { return path_; }
+
+  private:
+    void add(int64_t ts, bool from_client, uint32_t seq, uint32_t ack, uint8_t flags,
+             uint32_t len) {
+        std::vector<uint8_t> f;
+        size_t l3 = 0;
+        const uint16_t ethertype = v6_ ? 0x86dd : 0x0800;
+        if (linktype_ == DLT_EN10MB) {
+            f.assign(14, 0);
+            f[0] = 0x02;  // locally administered MACs
+            f[6] = 0x02;
+            put16(f, 12, ethertype);
+            l3 = 14;
+        } else if (linktype_ == DLT_LINUX_SLL) {
+            f.assign(16, 0);
+            put16(f, 0, from_client ? 4 : 0);  // outgoing / to us
+            put16(f, 2, 1);
+            put16(f, 14, ethertype);
+            l3 = 16;
+        } else if (linktype_ == DLT_LINUX_SLL2) {
+            f.assign(20, 0);
+            put16(f, 0, ethertype);
+            l3 = 20;
+        }
+        const uint8_t* src = from_client ? client_ : server_;
+        const uint8_t* dst = from_client ? server_ : client_;
+        size_t l4;
+        if (v6_) {
+            // fixed header + an 8-byte destination-options header (skipped by the parser)
+            f.resize(l3 + 48, 0);
+            f[l3] = 0x60;
+            put16(f, l3 + 4, uint16_t(8 + 20 + len));
+            f[l3 + 6] = 60;
+            f[l3 + 7] = 64;
+            std::memcpy(&f[l3 + 8], src, 16);
+            std::memcpy(&f[l3 + 24], dst, 16);
+            f[l3 + 40] = 6;  // next: TCP
+            f[l3 + 41] = 0;  // 8 bytes
+            f[l3 + 42] = 1;  // PadN
+            f[l3 + 43] = 4;
+            l4 = l3 + 48;
+        } else {
+            f.resize(l3 + 20, 0);
+            f[l3] = 0x45;
+            put16(f, l3 + 2, uint16_t(20 + 20 + len));
+            put16(f, l3 + 6, 0x4000);  // DF
+            f[l3 + 8] = 64;
+            f[l3 + 9] = 6;
+            std::memcpy(&f[l3 + 12], src, 4);
+            std::memcpy(&f[l3 + 16], dst, 4);
+            l4 = l3 + 20;
+        }
+        f.resize(l4 + 20 + len, 0);
+        put16(f, l4, from_client ? cport : sport);
+        put16(f, l4 + 2, from_client ? sport : cport);
+        put32(f, l4 + 4, seq);
+        put32(f, l4 + 8, ack);
+        f[l4 + 12] = 5 << 4;
+        f[l4 + 13] = flags;
+        put16(f, l4 + 14, 65535);
+        pcap_pkthdr h{};
+        h.ts.tv_sec = ts / 1000000000;
+        h.ts.tv_usec = ts % 1000000000;  // nanoseconds: the handle says so
+        h.len = uint32_t(f.size());
+        h.caplen = std::min<uint32_t>(h.len, snaplen_);  // headers only, like --snaplen
+        pcap_dump(reinterpret_cast<u_char*>(dump_), &h, f.data());
+    }
+
+    std::string path_;
+    bool v6_;
+    int linktype_;
+    uint32_t snaplen_;
+    uint8_t client_[16]{}, server_[16]{};
+    pcap_t* dead_;
+    pcap_dumper_t* dump_;
+};
+
+// Population variance of a few values, for expected RTT statistics.
+double variance(const std::vector<double>& v) {
+    double m = 0, s = 0;
+    for (double x : v) m += x;
+    m /= double(v.size());
+    for (double x : v) s += (x - m) * (x - m);
+    return s / double(v.size());
+}
+
+const int64_t T0 = 1700000000LL * 1000000000LL;  // a realistic epoch time in ns
+
+}  // namespace
+
+TEST(CaptureAnalysis, CleanTransferCountsEverythingOnceAndSamplesRtt) {
+    CraftedCapture cap("clean", false);
+    const uint32_t c = 1000, s = 5000;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + 10 * MS, s, c + 1, SYN | ACK);
+    cap.c2s(T0 + 10 * MS + 100 * US, c + 1, s + 1, ACK);
+    cap.c2s(T0 + 11 * MS, c + 1, s + 1, ACK, 1000);
+    cap.c2s(T0 + 11 * MS + 100 * US, c + 1001, s + 1, ACK, 1000);
+    cap.c2s(T0 + 11 * MS + 200 * US, c + 2001, s + 1, ACK | PSH, 1000);
+    cap.s2c(T0 + 21 * MS, s + 1, c + 2001, ACK);  // delayed ACK: covers two segments
+    cap.s2c(T0 + 21 * MS + 200 * US, s + 1, c + 3001, ACK);
+    cap.c2s(T0 + 22 * MS, c + 3001, s + 1, FIN | ACK);
+    cap.s2c(T0 + 32 * MS, s + 1, c + 3002, FIN | ACK);
+    cap.c2s(T0 + 32 * MS + 100 * US, c + 3002, s + 2, ACK);
+    const Analysis a = cap.analyse(true);
+
+    EXPECT_EQ(a.packets, 11u);
+    EXPECT_EQ(a.tcp_packets, 11u);
+    ASSERT_EQ(a.connections.size(), 1u);
+    const Connection& k = a.connections[0];
+    EXPECT_EQ(k.family, 4);
+    EXPECT_EQ(k.client, "198.18.7.1");
+    EXPECT_EQ(k.server, "198.18.7.2");
+    EXPECT_EQ(k.cport, 40001);
+    EXPECT_EQ(k.sport, 5001);
+    EXPECT_EQ(k.first_ns, T0);
+    EXPECT_EQ(k.last_ns, T0 + 32 * MS + 100 * US);
+    EXPECT_EQ(k.syn, 1u);
+    EXPECT_EQ(k.synack, 1u);
+    ASSERT_TRUE(k.handshake_ns.has_value());
+    EXPECT_EQ(*k.handshake_ns, 10 * MS);
+    EXPECT_EQ(k.c2s.packets, 7u);
+    EXPECT_EQ(k.s2c.packets, 4u);
+    EXPECT_EQ(k.c2s.data_segs, 3u);
+    EXPECT_EQ(k.c2s.data_bytes, 3000u);
+    EXPECT_EQ(k.s2c.data_segs, 0u);  // zero-length ACKs are not data
+    EXPECT_EQ(k.c2s.retrans_segs, 0u);
+    EXPECT_EQ(k.c2s.dup_segs, 0u);
+    EXPECT_EQ(k.c2s.ooo_segs, 0u);
+    EXPECT_EQ(k.c2s.fin, 1u);
+    EXPECT_EQ(k.s2c.fin, 1u);
+    EXPECT_EQ(k.c2s.rst + k.s2c.rst, 0u);
+    // Segment -> first ACK covering its end: 10 ms, 9.9 ms, 10 ms.
+    const std::vector<double> rtts{10000, 9900, 10000};
+    EXPECT_EQ(k.c2s.rtt_us.samples, 3u);
+    EXPECT_NEAR(k.c2s.rtt_us.mean, (10000 + 9900 + 10000) / 3.0, 1e-6);
+    EXPECT_NEAR(k.c2s.rtt_us.variance(), variance(rtts), 1e-6);
+    EXPECT_DOUBLE_EQ(k.c2s.rtt_us.min, 9900);
+    EXPECT_DOUBLE_EQ(k.c2s.rtt_us.max, 10000);
+    using P = std::pair<int64_t, int64_t>;
+    EXPECT_EQ(
+        k.c2s.rtt_pairs,
+        (std::vector<P>{P{T0 + 11 * MS, T0 + 21 * MS}, P{T0 + 11 * MS + 100 * US, T0 + 21 * MS},
+                        P{T0 + 11 * MS + 200 * US, T0 + 21 * MS + 200 * US}}));
+    EXPECT_EQ(k.s2c.rtt_us.samples, 0u);  // no data that way
+}
+
+TEST(CaptureAnalysis, RetransmissionIsCountedAndKarnExcludesItsRtt) {
+    CraftedCapture cap("retrans", false);
+    const uint32_t c = 7, s = 900;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + 5 * MS, s, c + 1, SYN | ACK);
+    cap.c2s(T0 + 5 * MS + 10 * US, c + 1, s + 1, ACK);
+    cap.c2s(T0 + 6 * MS, c + 1, s + 1, ACK, 1200);              // A, lost beyond this point
+    cap.c2s(T0 + 6 * MS + 50 * US, c + 1201, s + 1, ACK, 800);  // B
+    cap.s2c(T0 + 11 * MS, s + 1, c + 1, ACK);                   // dup ACK for A
+    cap.c2s(T0 + 30 * MS, c + 1, s + 1, ACK, 1200);             // A again: ambiguous ACK
+    cap.s2c(T0 + 35 * MS, s + 1, c + 2001, ACK);                // covers A and B
+    const Analysis a = cap.analyse();
+    ASSERT_EQ(a.connections.size(), 1u);
+    const auto& d = a.connections[0].c2s;
+    EXPECT_EQ(d.data_segs, 3u);
+    EXPECT_EQ(d.data_bytes, 3200u);
+    EXPECT_EQ(d.retrans_segs, 1u);
+    EXPECT_EQ(d.retrans_bytes, 1200u);
+    // At this point the original A went through, so its copy is a duplicate too.
+    EXPECT_EQ(d.dup_segs, 1u);
+    EXPECT_EQ(d.ooo_segs, 0u);
+    // Only B gives a sample (Karn): 35 ms - 6.05 ms.
+    EXPECT_EQ(d.rtt_us.samples, 1u);
+    EXPECT_NEAR(d.rtt_us.mean, 28950.0, 1e-6);
+    EXPECT_NEAR(d.rtt_us.min, 28950.0, 1e-6);
+    EXPECT_NEAR(d.rtt_us.max, 28950.0, 1e-6);
+}
+
+TEST(CaptureAnalysis, ReceiverSeesHoleThenOutOfOrderThenDuplicate) {
+    // At the receiver's end: B was lost upstream, C arrives early, B's
+    // retransmission fills the hole, then a spurious copy of C arrives.
+    CraftedCapture cap("hole", false);
+    const uint32_t c = 100000, s = 1;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + 1 * MS, s, c + 1, SYN | ACK);
+    cap.c2s(T0 + 2 * MS, c + 1, s + 1, ACK);
+    cap.c2s(T0 + 3 * MS, c + 1, s + 1, ACK, 1000);     // A
+    cap.c2s(T0 + 3 * MS, c + 2001, s + 1, ACK, 1000);  // C: 1000 bytes above expected
+    cap.c2s(T0 + 9 * MS, c + 1001, s + 1, ACK, 1000);  // B: fills, expected jumps past C
+    cap.c2s(T0 + 9 * MS, c + 2001, s + 1, ACK, 1000);  // C again: wholly below expected
+    const Analysis a = cap.analyse();
+    ASSERT_EQ(a.connections.size(), 1u);
+    const auto& d = a.connections[0].c2s;
+    EXPECT_EQ(d.data_segs, 4u);
+    EXPECT_EQ(d.ooo_segs, 1u);
+    EXPECT_EQ(d.ooo_dist.samples, 1u);
+    EXPECT_DOUBLE_EQ(d.ooo_dist.mean, 1000.0);
+    EXPECT_EQ(d.dup_segs, 1u);
+    // B was never seen here before: only C's second copy overlaps seen space.
+    EXPECT_EQ(d.retrans_segs, 1u);
+    EXPECT_EQ(d.retrans_bytes, 1000u);
+}
+
+TEST(CaptureAnalysis, ReorderingDistancesAreMeasuredFromTheExpectedSequence) {
+    CraftedCapture cap("reorder", false);
+    const uint32_t c = 42, s = 4242;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + MS, s, c + 1, SYN | ACK);
+    cap.c2s(T0 + 2 * MS, c + 1, s + 1, ACK);
+    // 500-byte segments 1..5 arrive as 1, 3, 4, 2, 5.
+    auto seg = [&](int i, int64_t t) { cap.c2s(t, c + 1 + 500 * (i - 1), s + 1, ACK, 500); };
+    seg(1, T0 + 3 * MS);
+    seg(3, T0 + 3 * MS + 10 * US);
+    seg(4, T0 + 3 * MS + 20 * US);
+    seg(2, T0 + 3 * MS + 30 * US);
+    seg(5, T0 + 3 * MS + 40 * US);
+    const Analysis a = cap.analyse();
+    const auto& d = a.connections.at(0).c2s;
+    EXPECT_EQ(d.data_segs, 5u);
+    EXPECT_EQ(d.ooo_segs, 2u);  // 3 (500 bytes early) and 4 (1000 bytes early)
+    EXPECT_EQ(d.ooo_dist.samples, 2u);
+    EXPECT_DOUBLE_EQ(d.ooo_dist.mean, 750.0);
+    EXPECT_EQ(d.dup_segs, 0u);
+    EXPECT_EQ(d.retrans_segs, 0u);
+}
+
+TEST(CaptureAnalysis, SequenceNumbersWrapAroundTwoToTheThirtyTwo) {
+    CraftedCapture cap("wrap", false);
+    const uint32_t c = 0xFFFFF000u, s = 0xFFFFFFF0u;  // both sides wrap
+    const uint32_t mss = 1448;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + MS, s, c + 1, SYN | ACK);
+    cap.c2s(T0 + 2 * MS, c + 1, s + 1, ACK);
+    auto start = [&](int i) { return uint32_t(c + 1 + uint32_t(i) * mss); };
+    // Segment 2 straddles 2^32 (0xFFFFF001 + 2896 .. + 4344).
+    ASSERT_GT(start(2), start(1));
+    ASSERT_LT(start(3), start(2));
+    cap.c2s(T0 + 3 * MS, start(0), s + 1, ACK, mss);
+    cap.c2s(T0 + 3 * MS + 10 * US, start(1), s + 1, ACK, mss);
+    cap.c2s(T0 + 3 * MS + 20 * US, start(3), s + 1, ACK, mss);  // 2 overtaken
+    cap.c2s(T0 + 3 * MS + 30 * US, start(2), s + 1, ACK, mss);
+    cap.c2s(T0 + 3 * MS + 40 * US, start(4), s + 1, ACK, mss);
+    cap.c2s(T0 + 8 * MS, start(2), s + 1, ACK, mss);            // 2 retransmitted
+    cap.s2c(T0 + 13 * MS, s + 1, start(5), ACK);                // covers all, across the wrap
+    cap.s2c(T0 + 13 * MS + 10 * US, s + 1, start(5), ACK, 20);  // server data wraps too
+    cap.s2c(T0 + 13 * MS + 20 * US, s + 21, start(5), ACK, 20);
+    cap.c2s(T0 + 14 * MS, start(5), s + 41, ACK);
+    const Analysis a = cap.analyse();
+    ASSERT_EQ(a.connections.size(), 1u);
+    const auto& d = a.connections[0].c2s;
+    EXPECT_EQ(d.data_segs, 6u);
+    EXPECT_EQ(d.data_bytes, 6u * mss);
+    EXPECT_EQ(d.retrans_segs, 1u);
+    EXPECT_EQ(d.ooo_segs, 1u);
+    EXPECT_DOUBLE_EQ(d.ooo_dist.mean, double(mss));
+    EXPECT_EQ(d.dup_segs, 1u);
+    EXPECT_EQ(d.rtt_us.samples, 4u);  // 0, 1, 3, 4; 2 is excluded by Karn
+    EXPECT_DOUBLE_EQ(d.rtt_us.max, 10000.0);
+    EXPECT_DOUBLE_EQ(d.rtt_us.min, 10000.0 - 40.0);
+    const auto& r = a.connections[0].s2c;
+    EXPECT_EQ(r.data_segs, 2u);
+    EXPECT_EQ(r.retrans_segs + r.dup_segs + r.ooo_segs, 0u);
+    EXPECT_EQ(r.rtt_us.samples, 2u);
+    EXPECT_DOUBLE_EQ(r.rtt_us.max, 1000.0 - 10.0);
+}
+
+TEST(CaptureAnalysis, Ipv6WithExtensionHeader) {
+    CraftedCapture cap("v6", true);
+    const uint32_t c = 1, s = 2;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + 2 * MS, s, c + 1, SYN | ACK);
+    cap.c2s(T0 + 2 * MS + 5 * US, c + 1, s + 1, ACK);
+    cap.s2c(T0 + 3 * MS, s + 1, c + 1, ACK | PSH, 1400);  // server sends
+    cap.s2c(T0 + 3 * MS + 5 * US, s + 1401, c + 1, ACK | PSH, 600);
+    cap.c2s(T0 + 5 * MS, c + 1, s + 1401, ACK);
+    cap.s2c(T0 + 9 * MS, s + 1401, c + 1, ACK | PSH, 600);  // retransmitted
+    cap.c2s(T0 + 11 * MS, c + 1, s + 2001, ACK);
+    cap.c2s(T0 + 12 * MS, c + 1, s + 2001, RST | ACK);
+    const Analysis a = cap.analyse();
+    ASSERT_EQ(a.connections.size(), 1u);
+    const Connection& k = a.connections[0];
+    EXPECT_EQ(k.family, 6);
+    EXPECT_EQ(k.client, "fd00::1");
+    EXPECT_EQ(k.server, "fd00::2");
+    EXPECT_EQ(*k.handshake_ns, 2 * MS);
+    EXPECT_EQ(k.s2c.data_segs, 3u);
+    EXPECT_EQ(k.s2c.data_bytes, 2600u);
+    EXPECT_EQ(k.s2c.retrans_segs, 1u);
+    EXPECT_EQ(k.s2c.retrans_bytes, 600u);
+    EXPECT_EQ(k.s2c.rtt_us.samples, 1u);
+    EXPECT_DOUBLE_EQ(k.s2c.rtt_us.mean, 2000.0);
+    EXPECT_EQ(k.c2s.rst, 1u);
+    EXPECT_EQ(k.c2s.data_segs, 0u);
+}
+
+TEST(CaptureAnalysis, LinuxCookedCapturesGiveTheSameAnswer) {
+    for (int lt : {DLT_LINUX_SLL, DLT_LINUX_SLL2}) {
+        CraftedCapture cap("sll" + std::to_string(lt), lt == DLT_LINUX_SLL2, lt);
+        cap.c2s(T0, 10, 0, SYN);
+        cap.s2c(T0 + 3 * MS, 20, 11, SYN | ACK);
+        cap.c2s(T0 + 4 * MS, 11, 21, ACK, 100);
+        cap.c2s(T0 + 4 * MS, 11, 21, ACK, 100);
+        cap.s2c(T0 + 7 * MS, 21, 111, ACK);
+        const Analysis a = cap.analyse();
+        ASSERT_EQ(a.connections.size(), 1u) << lt;
+        const Connection& k = a.connections[0];
+        EXPECT_EQ(*k.handshake_ns, 3 * MS) << lt;
+        EXPECT_EQ(k.c2s.data_segs, 2u) << lt;
+        EXPECT_EQ(k.c2s.retrans_segs, 1u) << lt;
+        EXPECT_EQ(k.c2s.dup_segs, 1u) << lt;
+        EXPECT_EQ(k.c2s.rtt_us.samples, 0u) << lt;  // its range was sent twice
+    }
+}
+
+TEST(CaptureAnalysis, RolesAndConnectionBoundaries) {
+    // Mid-connection capture (no SYN): the lower port is the server.
+    {
+        CraftedCapture cap("nosyn", false);
+        cap.cport = 80;  // "client" of the crafting helper sends from port 80
+        cap.sport = 50000;
+        cap.s2c(T0, 500, 1000, ACK, 100);
+        cap.c2s(T0 + MS, 1000, 600, ACK);
+        const Analysis a = cap.analyse();
+        ASSERT_EQ(a.connections.size(), 1u);
+        EXPECT_EQ(a.connections[0].sport, 80);
+        EXPECT_EQ(a.connections[0].cport, 50000);
+        EXPECT_FALSE(a.connections[0].handshake_ns.has_value());
+        EXPECT_EQ(a.connections[0].c2s.data_segs, 1u);
+        EXPECT_EQ(a.connections[0].c2s.rtt_us.samples, 1u);
+    }
+    // The SYN decides even against the port rule; a 4-tuple reused after a
+    // RST is a second connection.
+    {
+        CraftedCapture cap("reuse", false);
+        cap.cport = 22;
+        cap.sport = 60000;
+        cap.c2s(T0, 1, 0, SYN);
+        cap.s2c(T0 + MS, 9, 2, RST | ACK);
+        cap.c2s(T0 + 1000 * MS, 777, 0, SYN);
+        cap.s2c(T0 + 1001 * MS, 9, 778, SYN | ACK);
+        const Analysis a = cap.analyse();
+        ASSERT_EQ(a.connections.size(), 2u);
+        EXPECT_EQ(a.connections[0].cport, 22);
+        EXPECT_EQ(a.connections[0].sport, 60000);
+        EXPECT_EQ(a.connections[0].synack, 0u);
+        EXPECT_FALSE(a.connections[0].handshake_ns.has_value());
+        EXPECT_EQ(a.connections[0].s2c.rst, 1u);
+        EXPECT_EQ(a.connections[1].syn, 1u);
+        EXPECT_EQ(*a.connections[1].handshake_ns, MS);
+    }
+}
+
+TEST(CaptureAnalysis, JsonHasEveryFieldOfTheFormat) {
+    CraftedCapture cap("json", false);
+    cap.c2s(T0, 1, 0, SYN);
+    Analysis a = cap.analyse();
+    a.pcap_drops = 3;
+    const auto j = fc::capture::to_json(a);
+    for (const char* k : {"capture", "packets", "pcap_drops", "connections"})
+        EXPECT_TRUE(j.contains(k)) << k;
+    EXPECT_EQ(j["pcap_drops"], 3);
+    const auto& c = j["connections"].at(0);
+    for (const char* k : {"client", "cport", "server", "sport", "first_ns", "last_ns", "syn",
+                          "synack", "handshake_ns", "c2s", "s2c"})
+        EXPECT_TRUE(c.contains(k)) << k;
+    EXPECT_TRUE(c["handshake_ns"].is_null());
+    for (const char* k :
+         {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes", "dup_segs",
+          "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "fin", "rst", "rtt"})
+        EXPECT_TRUE(c["c2s"].contains(k)) << k;
+    for (const char* k : {"samples", "mean_us", "var_us2", "min_us", "max_us"})
+        EXPECT_TRUE(c["s2c"]["rtt"].contains(k)) << k;
+}
+
+TEST(CaptureAnalysis, UnreadableOrUnsupportedFilesAreErrors) {
+    EXPECT_THROW(analyse_pcap("/nonexistent/x.pcap"), fc::capture::CaptureError);
+    const std::string path =
+        (std::filesystem::temp_directory_path() / "fc-cap-unit-ieee80211.pcap").string();
+    pcap_t* dead = pcap_open_dead(DLT_IEEE802_11, 65535);
+    pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
+    pcap_pkthdr h{};
+    const uint8_t frame[32]{};
+    h.len = h.caplen = sizeof frame;
+    pcap_dump(reinterpret_cast<u_char*>(d), &h, frame);
+    pcap_dump_close(d);
+    pcap_close(dead);
+    EXPECT_THROW(analyse_pcap(path), fc::capture::CaptureError);
+    std::filesystem::remove(path);
+}
