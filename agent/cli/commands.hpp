@@ -11,4 +11,6 @@ void add_collect_command(CLI::App& app);  // collect_command.cpp
 void add_fields_command(CLI::App& app);   // fields_command.cpp
 void add_link_command(CLI::App& app);     // link_command.cpp
 
+void add_workload_command(CLI::App& app);  // testbed/workload/workload_command.cpp
+
 }  // namespace fc::cli
