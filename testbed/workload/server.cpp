@@ -63,6 +63,12 @@ class SignalFd {
     SignalFd(const SignalFd&) = delete;
     SignalFd& operator=(const SignalFd&) = delete;
     int fd() const { return fd_.get(); }
+    // Consumes a pending signal, so restoring the mask later does not deliver
+    // it (and kill us after a clean shutdown). True if there was one.
+    bool take() {
+        signalfd_siginfo info{};
+        return read(fd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info);
+    }
 
   private:
     sigset_t set_{}, old_{};
@@ -173,7 +179,7 @@ int run_server(const ServerOptions& o) {
         for (auto& p : fds) p.revents = 0;
         if (poll(fds.data(), fds.size(), 200) < 0 && errno != EINTR) throw_errno("poll");
         workers.reap();
-        if (fds.back().revents & POLLIN) break;  // SIGTERM/SIGINT
+        if ((fds.back().revents & POLLIN) && signals.take()) break;  // SIGTERM/SIGINT
         for (size_t i = 0; i + 1 < fds.size(); ++i) {
             if (!(fds[i].revents & POLLIN)) continue;
             for (int c;
