@@ -14,4 +14,6 @@ void add_run_command(CLI::App& app);      // testbed/harness/run_command.cpp (ru
 // testbed/capture/capture_command.cpp: capture, analyse-pcap
 void add_capture_commands(CLI::App& app);
 
+void add_workload_command(CLI::App& app);  // testbed/workload/workload_command.cpp
+
 }  // namespace fc::cli

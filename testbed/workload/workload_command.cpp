@@ -1,0 +1,192 @@
+// flowcorder workload: traffic with ground truth for the testbed. `serve`
+// answers what clients ask for, `client` runs bulk / rr / churn connections;
+// both write one JSON line per connection with the kernel's final TCP_INFO
+// (testbed/FORMATS.md, "Workload ground truth").
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+#include "commands.hpp"
+#include "workload/client.hpp"
+#include "workload/server.hpp"
+#include "workload/units.hpp"
+
+namespace fc::cli {
+namespace {
+
+[[noreturn]] void fail(const std::string& msg, int code) {
+    std::fprintf(stderr, "flowcorder workload: %s\n", msg.c_str());
+    throw CLI::RuntimeError(code);
+}
+
+// CLI11 validators that check a value parses and name the option on failure.
+const CLI::Validator kSize(
+    [](std::string& s) {
+        try {
+            workload::parse_size(s);
+            return std::string();
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+    },
+    "SIZE");
+const CLI::Validator kDuration(
+    [](std::string& s) {
+        try {
+            workload::parse_duration(s);
+            return std::string();
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+    },
+    "DURATION");
+const CLI::Validator kEndpoint(
+    [](std::string& s) {
+        try {
+            workload::parse_endpoint(s);
+            return std::string();
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+    },
+    "ADDR:PORT");
+
+struct CommonText {
+    std::string truth, host, workload;
+};
+
+void add_common(CLI::App* cmd, CommonText& c) {
+    cmd->add_option("--truth", c.truth, "Ground-truth file (JSON lines, appended)")->required();
+    cmd->add_option("--host", c.host, "Host name written into the truth")->required();
+    cmd->add_option("--workload", c.workload, "Workload name written into the truth")->required();
+}
+
+void add_serve(CLI::App* parent) {
+    auto* cmd = parent->add_subcommand(
+        "serve", "Accept connections and serve what each client's header asks for");
+    struct Text : CommonText {
+        std::vector<std::string> listen;
+        std::string idle_timeout = "5s";
+    };
+    auto t = std::make_shared<Text>();
+    cmd->add_option("--listen", t->listen, "Address to listen on: 198.18.0.2:5001, [fd00::2]:5001")
+        ->required()
+        ->check(kEndpoint);
+    add_common(cmd, *t);
+    cmd->add_option("--idle-timeout", t->idle_timeout,
+                    "Reset a connection after this long without progress")
+        ->check(kDuration)
+        ->capture_default_str();
+    cmd->callback([t] {
+        workload::ServerOptions o;
+        for (const auto& l : t->listen) o.listen.push_back(workload::parse_endpoint(l));
+        o.truth_path = t->truth;
+        o.host = t->host;
+        o.workload = t->workload;
+        o.idle_timeout = workload::parse_duration(t->idle_timeout);
+        try {
+            if (const int rc = workload::run_server(o)) throw CLI::RuntimeError(rc);
+        } catch (const std::runtime_error& e) {
+            fail(e.what(), 1);
+        }
+    });
+}
+
+void add_client(CLI::App* parent) {
+    auto* cmd = parent->add_subcommand(
+        "client",
+        "Run connections of one type against a workload server; exit 0 iff every "
+        "outcome is --expect");
+    struct Text : CommonText {
+        std::string connect, type, direction = "up", bytes = "1MiB", request = "100",
+                                   response = "1000", user_timeout = "3s", connect_timeout = "5s",
+                                   idle_timeout = "30s", expect = "ok";
+        uint32_t requests = 10, connections = 1, concurrency = 1;
+    };
+    auto t = std::make_shared<Text>();
+    cmd->add_option("--connect", t->connect, "Server address: 198.18.0.2:5001, [fd00::2]:5001")
+        ->required()
+        ->check(kEndpoint);
+    cmd->add_option("--type", t->type, "bulk, rr or churn")
+        ->required()
+        ->check(CLI::IsMember({"bulk", "rr", "churn"}));
+    add_common(cmd, *t);
+    cmd->add_option("--connections", t->connections, "Number of connections")
+        ->check(CLI::Range(1u, 10'000'000u))
+        ->capture_default_str();
+    cmd->add_option("--concurrency", t->concurrency, "At most this many at a time")
+        ->check(CLI::Range(1u, 10'000u))
+        ->capture_default_str();
+    cmd->add_option("--bytes", t->bytes, "bulk: bytes to transfer (1MB, 64KiB, 100)")
+        ->check(kSize)
+        ->capture_default_str();
+    cmd->add_option("--direction", t->direction, "bulk: up (client sends) or down")
+        ->check(CLI::IsMember({"up", "down"}))
+        ->capture_default_str();
+    cmd->add_option("--request", t->request, "rr: request size")
+        ->check(kSize)
+        ->capture_default_str();
+    cmd->add_option("--response", t->response, "rr: response size")
+        ->check(kSize)
+        ->capture_default_str();
+    cmd->add_option("--requests", t->requests, "rr: exchanges per connection")
+        ->check(CLI::Range(1u, 1'000'000'000u))
+        ->capture_default_str();
+    cmd->add_option("--user-timeout", t->user_timeout,
+                    "TCP_USER_TIMEOUT: give up when sent data stays unacknowledged this long")
+        ->check(kDuration)
+        ->capture_default_str();
+    cmd->add_option("--connect-timeout", t->connect_timeout, "Give up connecting after this long")
+        ->check(kDuration)
+        ->capture_default_str();
+    cmd->add_option("--idle-timeout", t->idle_timeout,
+                    "Reset a connection after this long without progress (outcome aborted)")
+        ->check(kDuration)
+        ->capture_default_str();
+    cmd->add_option("--expect", t->expect, "Expected outcome of every connection")
+        ->check(CLI::IsMember(
+            {"ok", "refused", "unreachable", "timeout", "reset", "aborted", "error", "any"}))
+        ->capture_default_str();
+    cmd->callback([t] {
+        workload::ClientOptions o;
+        o.connect = workload::parse_endpoint(t->connect);
+        o.type = *workload::type_from_string(t->type);
+        o.direction = *workload::direction_from_string(t->direction);
+        o.bytes = workload::parse_size(t->bytes);
+        o.request = workload::parse_size(t->request);
+        o.response = workload::parse_size(t->response);
+        o.requests = t->requests;
+        o.connections = t->connections;
+        o.concurrency = t->concurrency;
+        o.user_timeout = workload::parse_duration(t->user_timeout);
+        o.connect_timeout = workload::parse_duration(t->connect_timeout);
+        o.idle_timeout = workload::parse_duration(t->idle_timeout);
+        if (o.user_timeout.count() <= 0) fail("--user-timeout must be positive", 2);
+        if (o.connect_timeout.count() <= 0) fail("--connect-timeout must be positive", 2);
+        if (o.idle_timeout.count() <= 0) fail("--idle-timeout must be positive", 2);
+        o.expect = t->expect;
+        o.truth_path = t->truth;
+        o.host = t->host;
+        o.workload = t->workload;
+        try {
+            if (const int rc = workload::run_client(o)) throw CLI::RuntimeError(rc);
+        } catch (const std::runtime_error& e) {
+            fail(e.what(), 1);
+        }
+    });
+}
+
+}  // namespace
+
+void add_workload_command(CLI::App& app) {
+    auto* cmd = app.add_subcommand(
+        "workload",
+        "Testbed traffic with ground truth: a server and a bulk/rr/churn client that record "
+        "each connection's outcome and final TCP_INFO as JSON lines");
+    cmd->require_subcommand(1);
+    add_serve(cmd);
+    add_client(cmd);
+}
+
+}  // namespace fc::cli
