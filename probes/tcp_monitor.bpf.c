@@ -243,7 +243,11 @@ int fc_sockops(struct bpf_sock_ops *skops)
         on_rtt(sk, rtt_cb_has_sample ? skops->args[0] : skops->srtt_us >> 3);
         break;
     case BPF_SOCK_OPS_RTO_CB:
-        on_rto(sk);
+        /* args[2] = "expired": this timeout ends the connection (retries or
+         * user timeout exhausted) and nothing is retransmitted; that is the
+         * close cause, not a stall. The kernel's total_rto skips it too. */
+        if (!skops->args[2])
+            on_rto(sk);
         break;
     case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
         on_segment(skops, sk);
