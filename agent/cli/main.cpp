@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
     fc::cli::add_collect_command(app);
     fc::cli::add_fields_command(app);
     fc::cli::add_link_command(app);
+    fc::cli::add_validate_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
