@@ -82,7 +82,11 @@ struct Table {
     std::string markdown() const {
         auto line = [](const std::vector<std::string>& cells) {
             std::string s = "|";
-            for (const auto& c : cells) s += " " + c + " |";
+            for (const auto& c : cells) {
+                std::string cell;
+                for (char ch : c) cell += ch == '|' ? std::string("\\|") : std::string(1, ch);
+                s += " " + cell + " |";
+            }
             return s + "\n";
         };
         std::string s = line(header) + "|";
@@ -111,8 +115,8 @@ struct Table {
 Table validation_table(const Result& r, const std::string& experiment, bool full) {
     Table t;
     if (full)
-        t.header = {"experiment",   "protocol",  "kpi",     "source",    "compared", "within",
-                    "median |err|", "p95 |err|", "verdict", "tolerance", "note"};
+        t.header = {"experiment",     "protocol",    "kpi",     "source",    "compared", "within",
+                    "median abs err", "p95 abs err", "verdict", "tolerance", "note"};
     else
         t.header = {"kpi", "source", "compared", "within", "verdict", "note"};
     for (const auto& row : r.rows) {

@@ -46,6 +46,7 @@ class TempDir {
         path_ = tmpl;
     }
     ~TempDir() {
+        if (std::getenv("FC_KEEP_TEST_DIRS")) return;  // to look at a crafted run's report
         std::error_code ec;
         fs::remove_all(path_, ec);
     }
@@ -523,6 +524,28 @@ TEST_F(Validate, OrphanAgentConnectionFails) {
     const auto r = judge_run();
     EXPECT_EQ(failing(r), std::set<std::string>{"orphan_profiles/workload"});
     EXPECT_EQ(r.agent_connections, 5);
+}
+
+TEST_F(Validate, ReusedFourTuplePairsByTimeOverlap) {
+    // A later connection on the same 4-tuple, listed first (lower flow_id),
+    // without truth: the truth pairs with the overlapping one, the other is orphan.
+    auto later = run.sides[0].profiles;
+    for (auto& p : later) {
+        p["flow_id"] = int64_t{1};
+        std::get<int64_t>(p["window_start_ns"]) += 10'000 * kMs;
+        std::get<int64_t>(p["window_end_ns"]) += 10'000 * kMs;
+    }
+    run.extra_profiles = later;
+    const auto r = judge_run();
+    EXPECT_EQ(failing(r), std::set<std::string>{"orphan_profiles/workload"});
+    for (const auto& d : r.details) {
+        if (d.kpi == "orphan_profiles" && d.exported == 1) {
+            EXPECT_EQ(d.agent_key, "11:1");
+        }
+        if (d.kpi == "bytes_acked" && d.conn == 0 && d.role == "client") {
+            EXPECT_EQ(d.agent_key, "11:100");
+        }
+    }
 }
 
 TEST_F(Validate, RttMeanFortyPercentOffFailsFivePercentPasses) {
