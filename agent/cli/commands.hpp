@@ -15,5 +15,10 @@ void add_run_command(CLI::App& app);      // testbed/harness/run_command.cpp (ru
 void add_capture_commands(CLI::App& app);
 
 void add_workload_command(CLI::App& app);  // testbed/workload/workload_command.cpp
+void add_agent_command(CLI::App& app);     // agent_command.cpp
+void add_collect_command(CLI::App& app);   // collect_command.cpp
+void add_fields_command(CLI::App& app);    // fields_command.cpp
+void add_link_command(CLI::App& app);      // link_command.cpp
+void add_validate_command(CLI::App& app);  // testbed/validate/validate_command.cpp
 
 }  // namespace fc::cli

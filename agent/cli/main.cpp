@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     fc::cli::add_link_command(app);
     fc::cli::add_run_command(app);
     fc::cli::add_workload_command(app);
+    fc::cli::add_validate_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

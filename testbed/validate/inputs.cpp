@@ -1,0 +1,342 @@
+#include "validate/inputs.hpp"
+
+#include <arpa/inet.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace fc::validate {
+namespace {
+
+using nlohmann::json;
+
+// A JSON value with the path that led to it, so that every error names the
+// file and the field ("manifest.json: hosts[1].observation_domain: ...").
+struct Field {
+    const std::string& file;
+    std::string path;
+    const json& v;
+
+    [[noreturn]] void fail(const std::string& what) const {
+        throw InputError(file + ": " + (path.empty() ? "(document)" : path) + ": " + what);
+    }
+    Field at(const std::string& key) const {
+        if (!v.is_object()) fail("expected an object");
+        const auto it = v.find(key);
+        const std::string p = path.empty() ? key : path + "." + key;
+        if (it == v.end()) throw InputError(file + ": " + p + ": missing");
+        return {file, p, *it};
+    }
+    std::optional<Field> find(const std::string& key) const {
+        if (!v.is_object()) fail("expected an object");
+        const auto it = v.find(key);
+        if (it == v.end() || it->is_null()) return std::nullopt;
+        return Field{file, path.empty() ? key : path + "." + key, *it};
+    }
+    Field index(size_t i) const { return {file, path + "[" + std::to_string(i) + "]", v[i]}; }
+    size_t size() const {
+        if (!v.is_array()) fail("expected an array");
+        return v.size();
+    }
+    std::string str() const {
+        if (!v.is_string()) fail("expected a string");
+        return v.get<std::string>();
+    }
+    int64_t integer() const {
+        if (!v.is_number_integer() && !v.is_number_unsigned()) fail("expected an integer");
+        return v.get<int64_t>();
+    }
+    double number() const {
+        if (!v.is_number()) fail("expected a number");
+        return v.get<double>();
+    }
+    bool boolean() const {
+        if (!v.is_boolean()) fail("expected true or false");
+        return v.get<bool>();
+    }
+};
+
+json parse_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(path + ": cannot open");
+    try {
+        return json::parse(in);
+    } catch (const json::parse_error& e) {
+        throw InputError(path + ": not JSON: " + e.what());
+    }
+}
+
+double opt_number(const Field& f, const std::string& key, double fallback) {
+    const auto sub = f.find(key);
+    return sub ? sub->number() : fallback;
+}
+
+DirStats read_dir(const Field& d) {
+    DirStats s;
+    s.data_segs = d.at("data_segs").number();
+    s.retrans_segs = d.at("retrans_segs").number();
+    s.dup_segs = d.at("dup_segs").number();
+    s.ooo_segs = d.at("ooo_segs").number();
+    s.ooo_dist_samples = opt_number(d, "ooo_dist_samples", 0);
+    s.ooo_dist_mean = opt_number(d, "ooo_dist_mean", 0);
+    s.fin = d.at("fin").number();
+    s.rst = d.at("rst").number();
+    const Field rtt = d.at("rtt");
+    s.rtt_samples = rtt.at("samples").number();
+    s.rtt_mean_us = opt_number(rtt, "mean_us", 0);
+    return s;
+}
+
+struct StmtCloser {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+struct DbCloser {
+    void operator()(sqlite3* db) const { sqlite3_close(db); }
+};
+
+// Columns that identify a profile; everything else numeric is a KPI.
+const std::set<std::string> kIdentityColumns = {
+    "observation_domain", "flow_id",     "profile_seq", "src_addr",   "dst_addr",
+    "src_port",           "dst_port",    "protocol",    "role",       "window_start_ns",
+    "window_end_ns",      "start_state", "end_state",   "close_cause"};
+const std::set<std::string> kKpiColumns = {
+    "bytes_acked",   "bytes_received", "bytes_sent",   "bytes_retrans", "segs_out",
+    "segs_in",       "data_segs_out",  "data_segs_in", "retrans_segs",  "syn_retrans",
+    "lost_segs",     "rtt_samples",    "dup_segs_in",  "ooo_segs_in",   "ooo_dist_samples",
+    "rto_stalls",    "dsack_dups",     "reord_seen",   "rtt_mean_us",   "rtt_var_us2",
+    "ooo_dist_mean", "srtt_us",        "rttvar_us",    "min_rtt_us",    "lost_out_end",
+    "close_errno"};
+
+}  // namespace
+
+std::string normalise_addr(const std::string& addr) {
+    if (addr.find(':') == std::string::npos) return addr;
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, addr.c_str(), &a6) != 1) return addr;
+    char buf[INET6_ADDRSTRLEN];
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        inet_ntop(AF_INET, &a6.s6_addr[12], buf, sizeof buf);
+    } else {
+        inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+    }
+    return buf;
+}
+
+const HostInfo* Manifest::host(const std::string& name) const {
+    for (const auto& h : hosts)
+        if (h.name == name) return &h;
+    return nullptr;
+}
+
+std::string AgentConn::key() const {
+    return std::to_string(observation_domain) + ":" + std::to_string(flow_id);
+}
+
+Manifest read_manifest(const std::string& path) {
+    const json doc = parse_file(path);
+    const Field root{path, "", doc};
+    Manifest m;
+    m.path = path;
+    m.dir = std::filesystem::path(path).parent_path().string();
+    m.experiment = root.at("experiment").str();
+    if (m.experiment.empty()) root.at("experiment").fail("empty");
+    m.repetition = static_cast<int>(root.at("repetition").integer());
+    if (auto f = root.find("t_start_ns")) m.t_start_ns = f->integer();
+    if (auto f = root.find("t_end_ns")) m.t_end_ns = f->integer();
+
+    const Field hosts = root.at("hosts");
+    for (size_t i = 0; i < hosts.size(); ++i) {
+        const Field h = hosts.index(i);
+        HostInfo hi;
+        hi.name = h.at("name").str();
+        hi.agent = h.at("agent").boolean();
+        if (hi.agent) hi.observation_domain = h.at("observation_domain").integer();
+        m.hosts.push_back(hi);
+    }
+
+    if (auto links = root.find("links")) {
+        for (size_t i = 0; i < links->size(); ++i) {
+            const Field l = links->index(i);
+            LinkInfo li;
+            li.name = l.at("name").str();
+            li.a = l.at("a").str();
+            li.b = l.at("b").str();
+            li.impaired = l.at("impaired").boolean();
+            if (auto f = l.find("log")) li.log = f->str();
+            if (auto caps = l.find("captures")) {
+                for (const char* side : {"a", "b"})
+                    if (auto c = caps->find(side)) li.captures[side] = c->str();
+            }
+            for (const auto* end : {&li.a, &li.b})
+                if (!m.host(*end)) l.fail("link end '" + *end + "' is not a host of hosts[]");
+            m.links.push_back(li);
+        }
+    }
+
+    const Field workloads = root.at("workloads");
+    for (size_t i = 0; i < workloads.size(); ++i) {
+        const Field w = workloads.index(i);
+        const std::string name = w.at("name").str();
+        m.workload_types[name] = w.find("type") ? w.at("type").str() : "";
+        const Field truth = w.at("truth");
+        for (size_t k = 0; k < truth.size(); ++k) m.truth_files.push_back(truth.index(k).str());
+    }
+
+    if (auto tol = root.find("tolerances")) {
+        if (!tol->v.is_object()) tol->fail("expected an object");
+        for (const auto& [key, _] : tol->v.items()) {
+            const Field t = tol->at(key);
+            Tolerance x{NAN, NAN, NAN};
+            if (auto f = t.find("abs")) x.abs = f->number();
+            if (auto f = t.find("rel")) x.rel = f->number();
+            if (auto f = t.find("share")) {
+                x.share = f->number();
+                if (x.share < 0 || x.share > 1) f->fail("expected a share in [0, 1]");
+            }
+            m.tolerances[key] = x;
+        }
+    }
+    return m;
+}
+
+std::vector<TruthConn> read_truth(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(path + ": cannot open");
+    std::vector<TruthConn> out;
+    std::string line;
+    for (int lineno = 1; std::getline(in, line); ++lineno) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        const std::string where = path + ":" + std::to_string(lineno);
+        json doc;
+        try {
+            doc = json::parse(line);
+        } catch (const json::parse_error& e) {
+            throw InputError(where + ": not JSON: " + e.what());
+        }
+        const Field f{where, "", doc};
+        TruthConn t;
+        t.file = path;
+        t.host = f.at("host").str();
+        t.workload = f.at("workload").str();
+        t.role = f.at("role").str();
+        if (t.role != "client" && t.role != "server")
+            f.at("role").fail("expected client or server");
+        t.conn = f.at("conn").integer();
+        t.local = normalise_addr(f.at("local").str());
+        t.remote = normalise_addr(f.at("remote").str());
+        t.lport = f.at("lport").integer();
+        t.rport = f.at("rport").integer();
+        t.t_start_ns = f.at("t_start_ns").integer();
+        t.t_end_ns = f.at("t_end_ns").integer();
+        t.outcome = f.at("outcome").str();
+        t.closed_by = f.at("closed_by").str();
+        t.tcp_info_at_close = f.at("tcp_info_at_close").boolean();
+        if (auto ti = f.find("tcp_info")) {
+            if (!ti->v.is_object()) ti->fail("expected an object or null");
+            std::map<std::string, double> values;
+            for (const auto& [key, _] : ti->v.items()) values[key] = ti->at(key).number();
+            t.tcp_info = std::move(values);
+        }
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+Capture read_capture(const std::string& path) {
+    const json doc = parse_file(path);
+    const Field root{path, "", doc};
+    Capture c;
+    c.path = path;
+    c.pcap_drops = root.at("pcap_drops").integer();
+    const Field conns = root.at("connections");
+    for (size_t i = 0; i < conns.size(); ++i) {
+        const Field e = conns.index(i);
+        CaptureConn cc;
+        cc.client = normalise_addr(e.at("client").str());
+        cc.server = normalise_addr(e.at("server").str());
+        cc.cport = e.at("cport").integer();
+        cc.sport = e.at("sport").integer();
+        if (auto f = e.find("first_ns")) cc.first_ns = f->integer();
+        if (auto f = e.find("last_ns")) cc.last_ns = f->integer();
+        cc.syn = e.at("syn").number();
+        cc.synack = e.at("synack").number();
+        if (auto f = e.find("handshake_ns")) cc.handshake_ns = f->number();
+        cc.c2s = read_dir(e.at("c2s"));
+        cc.s2c = read_dir(e.at("s2c"));
+        c.connections.push_back(cc);
+    }
+    return c;
+}
+
+std::vector<AgentConn> read_profiles(const std::string& sqlite_path) {
+    if (!std::filesystem::exists(sqlite_path)) throw InputError(sqlite_path + ": missing");
+    sqlite3* raw = nullptr;
+    if (sqlite3_open_v2(sqlite_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        const std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
+        sqlite3_close(raw);
+        throw InputError(sqlite_path + ": cannot open: " + msg);
+    }
+    std::unique_ptr<sqlite3, DbCloser> db(raw);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db.get(), "SELECT * FROM profiles", -1, &st, nullptr) != SQLITE_OK)
+        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(db.get()));
+    std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(st);
+
+    std::map<std::string, int> col;
+    for (int i = 0; i < sqlite3_column_count(st); ++i) col[sqlite3_column_name(st, i)] = i;
+    for (const auto& name : kIdentityColumns)
+        if (!col.count(name))
+            throw InputError(sqlite_path + ": profiles." + name + ": no such column");
+
+    std::map<std::pair<int64_t, int64_t>, AgentConn> conns;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        auto i64 = [&](const char* name) { return sqlite3_column_int64(st, col.at(name)); };
+        auto text = [&](const char* name) {
+            const auto* s = sqlite3_column_text(st, col.at(name));
+            return normalise_addr(s ? reinterpret_cast<const char*>(s) : "");
+        };
+        Profile p;
+        p.observation_domain = i64("observation_domain");
+        p.flow_id = i64("flow_id");
+        p.profile_seq = i64("profile_seq");
+        p.src = text("src_addr");
+        p.dst = text("dst_addr");
+        p.sport = i64("src_port");
+        p.dport = i64("dst_port");
+        p.protocol = i64("protocol");
+        p.role = i64("role");
+        p.window_start_ns = i64("window_start_ns");
+        p.window_end_ns = i64("window_end_ns");
+        p.start_state = i64("start_state");
+        p.end_state = i64("end_state");
+        p.close_cause = i64("close_cause");
+        for (const auto& [name, idx] : col)
+            if (kKpiColumns.count(name) && sqlite3_column_type(st, idx) != SQLITE_NULL)
+                p.kpi[name] = sqlite3_column_double(st, idx);
+        auto& c = conns[{p.observation_domain, p.flow_id}];
+        c.observation_domain = p.observation_domain;
+        c.flow_id = p.flow_id;
+        c.profiles.push_back(std::move(p));
+    }
+    if (rc != SQLITE_DONE)
+        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(db.get()));
+
+    std::vector<AgentConn> out;
+    for (auto& [_, c] : conns) {
+        std::stable_sort(
+            c.profiles.begin(), c.profiles.end(),
+            [](const Profile& x, const Profile& y) { return x.profile_seq < y.profile_seq; });
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+}  // namespace fc::validate

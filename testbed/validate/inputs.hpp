@@ -1,0 +1,102 @@
+// The validator's readers: one function per input file of FORMATS.md. Each
+// throws InputError naming the file and the field when the input is unusable.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "validate/validate.hpp"
+
+namespace fc::validate {
+
+struct HostInfo {
+    std::string name;
+    bool agent = false;
+    int64_t observation_domain = -1;
+};
+
+struct LinkInfo {
+    std::string name, a, b;
+    bool impaired = false;
+    std::string log;  // relative to the repetition directory; may be empty
+    std::map<std::string, std::string> captures;  // "a"/"b" -> path stem
+};
+
+struct Manifest {
+    std::string path;  // of manifest.json
+    std::string dir;   // the repetition directory
+    std::string experiment;
+    int repetition = 0;
+    int64_t t_start_ns = 0, t_end_ns = 0;
+    std::vector<HostInfo> hosts;
+    std::vector<LinkInfo> links;
+    std::vector<std::string> truth_files;               // relative to dir
+    std::map<std::string, std::string> workload_types;  // workload name -> type
+    std::map<std::string, Tolerance> tolerances;  // key "kpi" or "kpi/source"; unset fields NaN
+    const HostInfo* host(const std::string& name) const;
+};
+
+struct TruthConn {
+    std::string file;
+    std::string host, workload, role;
+    int64_t conn = 0;
+    std::string local, remote;
+    int64_t lport = 0, rport = 0;
+    int64_t t_start_ns = 0, t_end_ns = 0;
+    std::string outcome, closed_by;
+    bool tcp_info_at_close = false;
+    std::optional<std::map<std::string, double>> tcp_info;
+};
+
+struct Profile {
+    int64_t observation_domain = 0, flow_id = 0, profile_seq = 0;
+    std::string src, dst;
+    int64_t sport = 0, dport = 0, protocol = 0, role = 0;
+    int64_t window_start_ns = 0, window_end_ns = 0;
+    int64_t start_state = 0, end_state = 0, close_cause = 0;
+    std::map<std::string, double> kpi;  // every KPI column present in the table
+};
+
+// All profiles of one (observation_domain, flow_id), sorted by profile_seq.
+struct AgentConn {
+    int64_t observation_domain = 0, flow_id = 0;
+    std::vector<Profile> profiles;
+    std::string key() const;
+};
+
+struct DirStats {
+    double data_segs = 0, retrans_segs = 0, dup_segs = 0, ooo_segs = 0;
+    double ooo_dist_samples = 0, ooo_dist_mean = 0;
+    double fin = 0, rst = 0;
+    double rtt_samples = 0, rtt_mean_us = 0;
+};
+
+struct CaptureConn {
+    std::string client, server;
+    int64_t cport = 0, sport = 0;
+    int64_t first_ns = 0, last_ns = 0;
+    double syn = 0, synack = 0;
+    std::optional<double> handshake_ns;
+    DirStats c2s, s2c;
+};
+
+struct Capture {
+    std::string path;
+    int64_t pcap_drops = 0;
+    std::vector<CaptureConn> connections;
+};
+
+// `::ffff:a.b.c.d` -> `a.b.c.d`; IPv6 in inet_ntop's canonical form.
+std::string normalise_addr(const std::string& addr);
+
+Manifest read_manifest(const std::string& path);
+std::vector<TruthConn> read_truth(const std::string& path);
+Capture read_capture(const std::string& path);
+// Every profile of the table, grouped per connection. Only the identity
+// columns are required; a missing KPI column leaves that KPI uncompared.
+std::vector<AgentConn> read_profiles(const std::string& sqlite_path);
+
+}  // namespace fc::validate
