@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -23,25 +24,52 @@ int ms_of(std::chrono::nanoseconds d) {
     return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(d).count());
 }
 
-// Binds to port 0 first so the local port is known even if connect fails;
+// Local ports this run has used. The kernel may hand a port out again as soon
+// as our side of an earlier connection is closed (the server holds the
+// TIME_WAIT), which would give two truth lines the same 4-tuple.
+class UsedPorts {
+  public:
+    bool claim(uint16_t port) {
+        std::lock_guard lock(mu_);
+        return ports_.insert(port).second;
+    }
+
+  private:
+    std::mutex mu_;
+    std::set<uint16_t> ports_;
+};
+
+// A socket bound to port 0 (so the local port is known even if connect
+// fails) on a port not used before in this run, if one can be found: sockets
+// that got a used port stay open meanwhile so that the kernel picks another.
+Fd bound_socket(const ClientOptions& o, UsedPorts& used) {
+    std::vector<Fd> rejected;
+    for (;;) {
+        Fd fd(socket(o.connect.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!fd) return {};
+        sockaddr_storage any{};
+        any.ss_family = static_cast<sa_family_t>(o.connect.family);
+        if (bind(fd.get(), reinterpret_cast<sockaddr*>(&any), o.connect.len) != 0) {
+            // Ports exhausted by the rejects: reuse one rather than fail.
+            if (errno == EADDRINUSE && !rejected.empty()) return std::move(rejected.front());
+            return {};
+        }
+        if (used.claim(local_of(fd.get()).port) || rejected.size() >= 64) return fd;
+        rejected.push_back(std::move(fd));
+    }
+}
+
 // TCP_USER_TIMEOUT turns a path that dies mid-transfer into ETIMEDOUT.
 // Returns the connected socket, or an empty Fd with the failure in `t`.
-Fd open_connection(const ClientOptions& o, ConnTruth& t) {
+Fd open_connection(const ClientOptions& o, UsedPorts& used, ConnTruth& t) {
     t.t_start_ns = realtime_ns();
-    Fd fd(socket(o.connect.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) {
-        set_error_outcome(t, errno);
-        t.t_end_ns = realtime_ns();
-        return {};
-    }
+    Fd fd = bound_socket(o, used);
     const unsigned user_timeout_ms = static_cast<unsigned>(ms_of(o.user_timeout));
     const int one = 1;
-    sockaddr_storage any{};
-    any.ss_family = static_cast<sa_family_t>(o.connect.family);
-    if (setsockopt(fd.get(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+    if (!fd ||
+        setsockopt(fd.get(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
                    sizeof user_timeout_ms) != 0 ||
-        setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
-        bind(fd.get(), reinterpret_cast<sockaddr*>(&any), o.connect.len) != 0) {
+        setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
         set_error_outcome(t, errno);
         t.t_end_ns = realtime_ns();
         return {};
@@ -72,7 +100,7 @@ Fd open_connection(const ClientOptions& o, ConnTruth& t) {
     return fd;
 }
 
-ConnTruth run_connection(const ClientOptions& o, const Header& h, uint64_t index) {
+ConnTruth run_connection(const ClientOptions& o, const Header& h, UsedPorts& used, uint64_t index) {
     ConnTruth t;
     t.host = o.host;
     t.workload = o.workload;
@@ -84,7 +112,7 @@ ConnTruth run_connection(const ClientOptions& o, const Header& h, uint64_t index
     t.remote = server.addr;
     t.rport = server.port;
     t.local = o.connect.family == AF_INET ? "0.0.0.0" : "::";
-    Fd fd = open_connection(o, t);
+    Fd fd = open_connection(o, used, t);
     if (!fd) return t;
     Session s(std::move(fd), Limits{.idle_timeout = o.idle_timeout}, t);
     const auto header = encode(h);
@@ -119,9 +147,10 @@ int run_client(const ClientOptions& o) {
     std::atomic<uint32_t> next{0}, done{0};
     std::mutex mu;
     std::map<std::string, uint32_t> outcomes;
+    UsedPorts used;
     auto worker = [&] {
         for (uint32_t i; (i = next++) < o.connections;) {
-            const ConnTruth t = run_connection(o, h, i);
+            const ConnTruth t = run_connection(o, h, used, i);
             writer.write(t);
             {
                 std::lock_guard lock(mu);

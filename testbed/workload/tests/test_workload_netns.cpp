@@ -197,6 +197,9 @@ struct BulkCase {
     std::string direction;
 };
 
+// Readable names in ctest's listing instead of the struct's bytes.
+void PrintTo(const BulkCase& c, std::ostream* os) { *os << "v" << c.family << " " << c.direction; }
+
 class Bulk : public Workload, public ::testing::WithParamInterface<BulkCase> {};
 
 TEST_P(Bulk, OneMiBBothSidesMirrorAndCountersMatchTheKernel) {
@@ -298,7 +301,10 @@ TEST_F(Workload, RefusedWithoutListener) {
 
     auto wrong = start_client(4, {"--type", "churn", "--expect", "ok"});
     EXPECT_EQ(wrong->wait(), 1) << wrong->output();
-    EXPECT_NE(wrong->output().find("1 refused"), std::string::npos) << wrong->output();
+    EXPECT_NE(wrong->output().find("1 refused of 1 connections, expected all ok"),
+              std::string::npos)
+        << wrong->output();
+    EXPECT_EQ(wrong->output().find("Runtime error"), std::string::npos) << wrong->output();
 }
 
 // The path dies mid-transfer (nftables drops everything in the server's
@@ -377,6 +383,63 @@ TEST_F(Workload, SigtermAbortsRunningConnectionsAfterGrace) {
     // A new connection after SIGTERM is refused (no listener any more).
     auto late = start_client(4, {"--type", "churn", "--expect", "refused"});
     EXPECT_EQ(late->wait(), 0) << late->output();
+}
+
+}  // namespace
+
+namespace {
+
+// No route (ENETUNREACH, at once) and no neighbour on the link (EHOSTUNREACH
+// once ARP gives up, about 3 s, hence a user timeout longer than that): both
+// are "unreachable", never established.
+TEST_F(Workload, UnreachableWithoutRouteOrNeighbour) {
+    // 198.19.0.0/16 has no route in the client's namespace; 198.18.0.99 is on
+    // the veth's subnet but nobody answers ARP for it.
+    for (const char* target : {"198.19.0.1:5001", "198.18.0.99:5001"}) {
+        SCOPED_TRACE(target);
+        fs::remove(path("client.jsonl"));
+        Child client(
+            net_.client_ns(),
+            {"client", "--connect", target, "--type", "churn", "--truth", path("client.jsonl"),
+             "--host", "client", "--workload", "w", "--connect-timeout", "10s", "--user-timeout",
+             "10s", "--expect", "unreachable"},
+            path("client.log"));
+        ASSERT_EQ(client.wait(20s), 0) << client.output();
+        const auto c = read_lines(path("client.jsonl"));
+        ASSERT_EQ(c.size(), 1u);
+        EXPECT_EQ(c[0]["outcome"], "unreachable");
+        EXPECT_TRUE(c[0]["errno"] == ENETUNREACH || c[0]["errno"] == EHOSTUNREACH) << c[0];
+        EXPECT_EQ(c[0]["closed_by"], "none");
+        EXPECT_TRUE(c[0]["tcp_info"].is_null());
+        EXPECT_TRUE(c[0]["t_connected_ns"].is_null());
+    }
+}
+
+// SYNs dropped by the server's namespace: our own connect deadline fires
+// first (1 s, before the 3 s user timeout), outcome timeout.
+TEST_F(Workload, ConnectTimeoutWhenSynsAreDropped) {
+    auto server = start_server();
+    const std::string in = "ip netns exec " + net_.server_ns() + " nft ";
+    fc::test::sh(in + "add table inet fc_wl_drop");
+    fc::test::sh(in +
+                 "'add chain inet fc_wl_drop in { type filter hook input priority -300; "
+                 "policy drop; }'");
+    const auto t0 = Clock::now();
+    auto client =
+        start_client(6, {"--type", "churn", "--connect-timeout", "1s", "--expect", "timeout"});
+    ASSERT_EQ(client->wait(10s), 0) << client->output();
+    const auto took = Clock::now() - t0;
+    EXPECT_GT(took, 900ms);
+    EXPECT_LT(took, 2500ms);
+    ASSERT_EQ(server->terminate(), 0) << server->output();
+    const auto c = read_lines(path("client.jsonl"));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0]["outcome"], "timeout");
+    EXPECT_EQ(c[0]["errno"], ETIMEDOUT);
+    EXPECT_EQ(c[0]["closed_by"], "none");
+    EXPECT_TRUE(c[0]["tcp_info"].is_null());
+    EXPECT_NE(c[0]["lport"], 0);
+    EXPECT_TRUE(read_lines(path("server.jsonl")).empty()) << "the server never accepted it";
 }
 
 }  // namespace
