@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "workload/session.hpp"
+#include "workload/signals.hpp"
 #include "workload/truth.hpp"
 
 namespace fc::workload {
@@ -100,7 +101,8 @@ Fd open_connection(const ClientOptions& o, UsedPorts& used, ConnTruth& t) {
     return fd;
 }
 
-ConnTruth run_connection(const ClientOptions& o, const Header& h, UsedPorts& used, uint64_t index) {
+ConnTruth run_connection(const ClientOptions& o, const Header& h, UsedPorts& used,
+                         const std::atomic<bool>& stopping, uint64_t index) {
     ConnTruth t;
     t.host = o.host;
     t.workload = o.workload;
@@ -114,7 +116,7 @@ ConnTruth run_connection(const ClientOptions& o, const Header& h, UsedPorts& use
     t.local = o.connect.family == AF_INET ? "0.0.0.0" : "::";
     Fd fd = open_connection(o, used, t);
     if (!fd) return t;
-    Session s(std::move(fd), Limits{.idle_timeout = o.idle_timeout}, t);
+    Session s(std::move(fd), Limits{.idle_timeout = o.idle_timeout, .abort_now = &stopping}, t);
     const auto header = encode(h);
     for (uint32_t i = 0; i < h.count && !s.failed(); ++i) {
         const bool first = i == 0;
@@ -144,13 +146,15 @@ std::string describe_mismatches(const std::map<std::string, uint32_t>& outcomes,
 int run_client(const ClientOptions& o) {
     TruthWriter writer(o.truth_path);
     const Header h = make_header(o.type, o.direction, o.bytes, o.request, o.response, o.requests);
-    std::atomic<uint32_t> next{0}, done{0};
+    StopSignals signals;
+    std::atomic<bool> stopping{false};  // SIGTERM/SIGINT: abort, record, start no more
+    std::atomic<uint32_t> next{0}, done{0}, workers_left{std::min(o.concurrency, o.connections)};
     std::mutex mu;
     std::map<std::string, uint32_t> outcomes;
     UsedPorts used;
     auto worker = [&] {
-        for (uint32_t i; (i = next++) < o.connections;) {
-            const ConnTruth t = run_connection(o, h, used, i);
+        for (uint32_t i; !stopping && (i = next++) < o.connections;) {
+            const ConnTruth t = run_connection(o, h, used, stopping, i);
             writer.write(t);
             {
                 std::lock_guard lock(mu);
@@ -158,20 +162,26 @@ int run_client(const ClientOptions& o) {
             }
             ++done;
         }
+        --workers_left;
     };
     {
         std::vector<std::jthread> workers;
         for (uint32_t i = 0; i < std::min(o.concurrency, o.connections); ++i)
             workers.emplace_back(worker);
         auto last_report = std::chrono::steady_clock::now();
-        while (done.load() < o.connections) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        while (workers_left.load() > 0) {
+            if (signals.wait(20)) stopping = true;
             if (std::chrono::steady_clock::now() - last_report >= std::chrono::seconds(1)) {
                 last_report = std::chrono::steady_clock::now();
                 std::fprintf(stderr, "workload %s: %u/%u connections done\n", o.workload.c_str(),
                              done.load(), o.connections);
             }
         }
+    }
+    if (done.load() < o.connections) {
+        std::fprintf(stderr, "workload %s: stopped by a signal after %u of %u connections\n",
+                     o.workload.c_str(), done.load(), o.connections);
+        return 1;
     }
     if (o.expect == "any") return 0;
     const std::string mismatches = describe_mismatches(outcomes, o.expect);

@@ -182,7 +182,9 @@ void expect_clean_close(const json& t) {
     EXPECT_EQ(ti["bytes_acked"].get<uint64_t>(),
               t["app_bytes_sent"].get<uint64_t>() + control_bytes_acked(t));
     EXPECT_EQ(ti["bytes_received"].get<uint64_t>(), t["app_bytes_received"].get<uint64_t>() + 1);
-    EXPECT_EQ(ti["total_retrans"], 0);
+    // No total_retrans == 0 here: on a loaded machine a tail-loss probe or a
+    // spurious RTO retransmits even on a clean veth (the duplicate arrives and
+    // is counted, so the data_segs equalities below still hold).
     for (const char* f : {"total_rto", "total_rto_recoveries", "total_rto_time"})
         EXPECT_TRUE(ti.contains(f)) << f << " missing: is the kernel older than 6.7?";
     const auto start = t["t_start_ns"].get<int64_t>(), conn = t["t_connected_ns"].get<int64_t>(),
@@ -440,6 +442,37 @@ TEST_F(Workload, ConnectTimeoutWhenSynsAreDropped) {
     EXPECT_TRUE(c[0]["tcp_info"].is_null());
     EXPECT_NE(c[0]["lport"], 0);
     EXPECT_TRUE(read_lines(path("server.jsonl")).empty()) << "the server never accepted it";
+}
+
+}  // namespace
+
+namespace {
+
+// SIGTERM to the client: running connections are reset and recorded
+// ("aborted"), no new one starts, exit status 1 (not every connection ran).
+TEST_F(Workload, ClientSigtermRecordsAbortedConnections) {
+    auto server = start_server();
+    auto client = start_client(4, {"--type", "bulk", "--bytes", "1TB", "--connections", "5",
+                                   "--concurrency", "2", "--expect", "any"});
+    std::this_thread::sleep_for(500ms);
+    const auto t0 = Clock::now();
+    EXPECT_EQ(client->terminate(), 1) << client->output();
+    EXPECT_LT(Clock::now() - t0, 2s);
+    EXPECT_NE(client->output().find("stopped by a signal after 2 of 5"), std::string::npos)
+        << client->output();
+    ASSERT_EQ(server->terminate(), 0) << server->output();
+    const auto c = read_lines(path("client.jsonl")), s = read_lines(path("server.jsonl"));
+    ASSERT_EQ(c.size(), 2u);
+    ASSERT_EQ(s.size(), 2u);
+    for (const auto& t : c) {
+        EXPECT_EQ(t["outcome"], "aborted") << t;
+        EXPECT_EQ(t["closed_by"], "rst_sent") << t;
+        EXPECT_EQ(t["tcp_info"]["state"], 1) << t;  // read before the RST
+    }
+    for (const auto& t : s) {
+        EXPECT_EQ(t["outcome"], "reset") << t;
+        EXPECT_EQ(t["closed_by"], "rst_received") << t;
+    }
 }
 
 }  // namespace
