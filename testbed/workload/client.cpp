@@ -10,10 +10,12 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "workload/session.hpp"
+#include "workload/signals.hpp"
 #include "workload/truth.hpp"
 
 namespace fc::workload {
@@ -23,25 +25,52 @@ int ms_of(std::chrono::nanoseconds d) {
     return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(d).count());
 }
 
-// Binds to port 0 first so the local port is known even if connect fails;
+// Local ports this run has used. The kernel may hand a port out again as soon
+// as our side of an earlier connection is closed (the server holds the
+// TIME_WAIT), which would give two truth lines the same 4-tuple.
+class UsedPorts {
+  public:
+    bool claim(uint16_t port) {
+        std::lock_guard lock(mu_);
+        return ports_.insert(port).second;
+    }
+
+  private:
+    std::mutex mu_;
+    std::set<uint16_t> ports_;
+};
+
+// A socket bound to port 0 (so the local port is known even if connect
+// fails) on a port not used before in this run, if one can be found: sockets
+// that got a used port stay open meanwhile so that the kernel picks another.
+Fd bound_socket(const ClientOptions& o, UsedPorts& used) {
+    std::vector<Fd> rejected;
+    for (;;) {
+        Fd fd(socket(o.connect.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!fd) return {};
+        sockaddr_storage any{};
+        any.ss_family = static_cast<sa_family_t>(o.connect.family);
+        if (bind(fd.get(), reinterpret_cast<sockaddr*>(&any), o.connect.len) != 0) {
+            // Ports exhausted by the rejects: reuse one rather than fail.
+            if (errno == EADDRINUSE && !rejected.empty()) return std::move(rejected.front());
+            return {};
+        }
+        if (used.claim(local_of(fd.get()).port) || rejected.size() >= 64) return fd;
+        rejected.push_back(std::move(fd));
+    }
+}
+
 // TCP_USER_TIMEOUT turns a path that dies mid-transfer into ETIMEDOUT.
 // Returns the connected socket, or an empty Fd with the failure in `t`.
-Fd open_connection(const ClientOptions& o, ConnTruth& t) {
+Fd open_connection(const ClientOptions& o, UsedPorts& used, ConnTruth& t) {
     t.t_start_ns = realtime_ns();
-    Fd fd(socket(o.connect.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) {
-        set_error_outcome(t, errno);
-        t.t_end_ns = realtime_ns();
-        return {};
-    }
+    Fd fd = bound_socket(o, used);
     const unsigned user_timeout_ms = static_cast<unsigned>(ms_of(o.user_timeout));
     const int one = 1;
-    sockaddr_storage any{};
-    any.ss_family = static_cast<sa_family_t>(o.connect.family);
-    if (setsockopt(fd.get(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+    if (!fd ||
+        setsockopt(fd.get(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
                    sizeof user_timeout_ms) != 0 ||
-        setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
-        bind(fd.get(), reinterpret_cast<sockaddr*>(&any), o.connect.len) != 0) {
+        setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
         set_error_outcome(t, errno);
         t.t_end_ns = realtime_ns();
         return {};
@@ -72,7 +101,8 @@ Fd open_connection(const ClientOptions& o, ConnTruth& t) {
     return fd;
 }
 
-ConnTruth run_connection(const ClientOptions& o, const Header& h, uint64_t index) {
+ConnTruth run_connection(const ClientOptions& o, const Header& h, UsedPorts& used,
+                         const std::atomic<bool>& stopping, uint64_t index) {
     ConnTruth t;
     t.host = o.host;
     t.workload = o.workload;
@@ -84,9 +114,9 @@ ConnTruth run_connection(const ClientOptions& o, const Header& h, uint64_t index
     t.remote = server.addr;
     t.rport = server.port;
     t.local = o.connect.family == AF_INET ? "0.0.0.0" : "::";
-    Fd fd = open_connection(o, t);
+    Fd fd = open_connection(o, used, t);
     if (!fd) return t;
-    Session s(std::move(fd), Limits{.idle_timeout = o.idle_timeout}, t);
+    Session s(std::move(fd), Limits{.idle_timeout = o.idle_timeout, .abort_now = &stopping}, t);
     const auto header = encode(h);
     for (uint32_t i = 0; i < h.count && !s.failed(); ++i) {
         const bool first = i == 0;
@@ -116,12 +146,15 @@ std::string describe_mismatches(const std::map<std::string, uint32_t>& outcomes,
 int run_client(const ClientOptions& o) {
     TruthWriter writer(o.truth_path);
     const Header h = make_header(o.type, o.direction, o.bytes, o.request, o.response, o.requests);
-    std::atomic<uint32_t> next{0}, done{0};
+    StopSignals signals;
+    std::atomic<bool> stopping{false};  // SIGTERM/SIGINT: abort, record, start no more
+    std::atomic<uint32_t> next{0}, done{0}, workers_left{std::min(o.concurrency, o.connections)};
     std::mutex mu;
     std::map<std::string, uint32_t> outcomes;
+    UsedPorts used;
     auto worker = [&] {
-        for (uint32_t i; (i = next++) < o.connections;) {
-            const ConnTruth t = run_connection(o, h, i);
+        for (uint32_t i; !stopping && (i = next++) < o.connections;) {
+            const ConnTruth t = run_connection(o, h, used, stopping, i);
             writer.write(t);
             {
                 std::lock_guard lock(mu);
@@ -129,20 +162,26 @@ int run_client(const ClientOptions& o) {
             }
             ++done;
         }
+        --workers_left;
     };
     {
         std::vector<std::jthread> workers;
         for (uint32_t i = 0; i < std::min(o.concurrency, o.connections); ++i)
             workers.emplace_back(worker);
         auto last_report = std::chrono::steady_clock::now();
-        while (done.load() < o.connections) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        while (workers_left.load() > 0) {
+            if (signals.wait(20)) stopping = true;
             if (std::chrono::steady_clock::now() - last_report >= std::chrono::seconds(1)) {
                 last_report = std::chrono::steady_clock::now();
                 std::fprintf(stderr, "workload %s: %u/%u connections done\n", o.workload.c_str(),
                              done.load(), o.connections);
             }
         }
+    }
+    if (done.load() < o.connections) {
+        std::fprintf(stderr, "workload %s: stopped by a signal after %u of %u connections\n",
+                     o.workload.c_str(), done.load(), o.connections);
+        return 1;
     }
     if (o.expect == "any") return 0;
     const std::string mismatches = describe_mismatches(outcomes, o.expect);

@@ -3,9 +3,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +17,7 @@
 
 #include "workload/protocol.hpp"
 #include "workload/session.hpp"
+#include "workload/signals.hpp"
 #include "workload/truth.hpp"
 
 namespace fc::workload {
@@ -43,37 +41,6 @@ Fd listen_on(const Endpoint& e) {
     if (listen(fd.get(), 1024) != 0) throw_errno("listen " + where);
     return fd;
 }
-
-// SIGTERM/SIGINT arrive through a signalfd that the accept loop polls; they
-// are blocked in every thread (the workers inherit the mask), restored at exit.
-class SignalFd {
-  public:
-    SignalFd() {
-        sigemptyset(&set_);
-        sigaddset(&set_, SIGTERM);
-        sigaddset(&set_, SIGINT);
-        pthread_sigmask(SIG_BLOCK, &set_, &old_);
-        fd_ = Fd(signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK));
-        if (!fd_) throw_errno("signalfd");
-    }
-    ~SignalFd() {
-        fd_.reset();
-        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    }
-    SignalFd(const SignalFd&) = delete;
-    SignalFd& operator=(const SignalFd&) = delete;
-    int fd() const { return fd_.get(); }
-    // Consumes a pending signal, so restoring the mask later does not deliver
-    // it (and kill us after a clean shutdown). True if there was one.
-    bool take() {
-        signalfd_siginfo info{};
-        return read(fd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info);
-    }
-
-  private:
-    sigset_t set_{}, old_{};
-    Fd fd_;
-};
 
 // Connection threads; finished ones are joined as the server goes.
 class Workers {
@@ -163,7 +130,7 @@ void serve(Fd fd, uint64_t index, int64_t accepted_ns, Shared& shared) {
 int run_server(const ServerOptions& o) {
     if (o.listen.empty()) throw std::runtime_error("no --listen address");
     TruthWriter writer(o.truth_path);
-    SignalFd signals;
+    StopSignals signals;
     std::vector<Fd> listeners;
     for (const auto& e : o.listen) listeners.push_back(listen_on(e));
     Shared shared{o, writer};

@@ -117,7 +117,6 @@ bool Session::send_bytes(uint64_t n, std::span<const uint8_t> prefix) {
         if (prefix_left > 0) {
             const size_t off = prefix.size() - prefix_left;
             std::memcpy(first.data(), prefix.data() + off, prefix_left);
-            len = std::min<uint64_t>(left, kChunk);
             std::memcpy(first.data() + prefix_left, pattern().data(), len - prefix_left);
             data = first.data();
         }

@@ -85,11 +85,13 @@ void add_serve(CLI::App* parent) {
         o.host = t->host;
         o.workload = t->workload;
         o.idle_timeout = workload::parse_duration(t->idle_timeout);
+        int rc = 0;
         try {
-            if (const int rc = workload::run_server(o)) throw CLI::RuntimeError(rc);
+            rc = workload::run_server(o);
         } catch (const std::runtime_error& e) {
             fail(e.what(), 1);
         }
+        if (rc) throw CLI::RuntimeError(rc);
     });
 }
 
@@ -169,11 +171,13 @@ void add_client(CLI::App* parent) {
         o.truth_path = t->truth;
         o.host = t->host;
         o.workload = t->workload;
+        int rc = 0;
         try {
-            if (const int rc = workload::run_client(o)) throw CLI::RuntimeError(rc);
+            rc = workload::run_client(o);
         } catch (const std::runtime_error& e) {
             fail(e.what(), 1);
         }
+        if (rc) throw CLI::RuntimeError(rc);
     });
 }
 

@@ -182,7 +182,9 @@ void expect_clean_close(const json& t) {
     EXPECT_EQ(ti["bytes_acked"].get<uint64_t>(),
               t["app_bytes_sent"].get<uint64_t>() + control_bytes_acked(t));
     EXPECT_EQ(ti["bytes_received"].get<uint64_t>(), t["app_bytes_received"].get<uint64_t>() + 1);
-    EXPECT_EQ(ti["total_retrans"], 0);
+    // No total_retrans == 0 here: on a loaded machine a tail-loss probe or a
+    // spurious RTO retransmits even on a clean veth (the duplicate arrives and
+    // is counted, so the data_segs equalities below still hold).
     for (const char* f : {"total_rto", "total_rto_recoveries", "total_rto_time"})
         EXPECT_TRUE(ti.contains(f)) << f << " missing: is the kernel older than 6.7?";
     const auto start = t["t_start_ns"].get<int64_t>(), conn = t["t_connected_ns"].get<int64_t>(),
@@ -196,6 +198,9 @@ struct BulkCase {
     int family;
     std::string direction;
 };
+
+// Readable names in ctest's listing instead of the struct's bytes.
+void PrintTo(const BulkCase& c, std::ostream* os) { *os << "v" << c.family << " " << c.direction; }
 
 class Bulk : public Workload, public ::testing::WithParamInterface<BulkCase> {};
 
@@ -298,7 +303,10 @@ TEST_F(Workload, RefusedWithoutListener) {
 
     auto wrong = start_client(4, {"--type", "churn", "--expect", "ok"});
     EXPECT_EQ(wrong->wait(), 1) << wrong->output();
-    EXPECT_NE(wrong->output().find("1 refused"), std::string::npos) << wrong->output();
+    EXPECT_NE(wrong->output().find("1 refused of 1 connections, expected all ok"),
+              std::string::npos)
+        << wrong->output();
+    EXPECT_EQ(wrong->output().find("Runtime error"), std::string::npos) << wrong->output();
 }
 
 // The path dies mid-transfer (nftables drops everything in the server's
@@ -377,6 +385,94 @@ TEST_F(Workload, SigtermAbortsRunningConnectionsAfterGrace) {
     // A new connection after SIGTERM is refused (no listener any more).
     auto late = start_client(4, {"--type", "churn", "--expect", "refused"});
     EXPECT_EQ(late->wait(), 0) << late->output();
+}
+
+}  // namespace
+
+namespace {
+
+// No route (ENETUNREACH, at once) and no neighbour on the link (EHOSTUNREACH
+// once ARP gives up, about 3 s, hence a user timeout longer than that): both
+// are "unreachable", never established.
+TEST_F(Workload, UnreachableWithoutRouteOrNeighbour) {
+    // 198.19.0.0/16 has no route in the client's namespace; 198.18.0.99 is on
+    // the veth's subnet but nobody answers ARP for it.
+    for (const char* target : {"198.19.0.1:5001", "198.18.0.99:5001"}) {
+        SCOPED_TRACE(target);
+        fs::remove(path("client.jsonl"));
+        Child client(
+            net_.client_ns(),
+            {"client", "--connect", target, "--type", "churn", "--truth", path("client.jsonl"),
+             "--host", "client", "--workload", "w", "--connect-timeout", "10s", "--user-timeout",
+             "10s", "--expect", "unreachable"},
+            path("client.log"));
+        ASSERT_EQ(client.wait(20s), 0) << client.output();
+        const auto c = read_lines(path("client.jsonl"));
+        ASSERT_EQ(c.size(), 1u);
+        EXPECT_EQ(c[0]["outcome"], "unreachable");
+        EXPECT_TRUE(c[0]["errno"] == ENETUNREACH || c[0]["errno"] == EHOSTUNREACH) << c[0];
+        EXPECT_EQ(c[0]["closed_by"], "none");
+        EXPECT_TRUE(c[0]["tcp_info"].is_null());
+        EXPECT_TRUE(c[0]["t_connected_ns"].is_null());
+    }
+}
+
+// SYNs dropped by the server's namespace: our own connect deadline fires
+// first (1 s, before the 3 s user timeout), outcome timeout.
+TEST_F(Workload, ConnectTimeoutWhenSynsAreDropped) {
+    auto server = start_server();
+    const std::string in = "ip netns exec " + net_.server_ns() + " nft ";
+    fc::test::sh(in + "add table inet fc_wl_drop");
+    fc::test::sh(in +
+                 "'add chain inet fc_wl_drop in { type filter hook input priority -300; "
+                 "policy drop; }'");
+    const auto t0 = Clock::now();
+    auto client =
+        start_client(6, {"--type", "churn", "--connect-timeout", "1s", "--expect", "timeout"});
+    ASSERT_EQ(client->wait(10s), 0) << client->output();
+    const auto took = Clock::now() - t0;
+    EXPECT_GT(took, 900ms);
+    EXPECT_LT(took, 2500ms);
+    ASSERT_EQ(server->terminate(), 0) << server->output();
+    const auto c = read_lines(path("client.jsonl"));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0]["outcome"], "timeout");
+    EXPECT_EQ(c[0]["errno"], ETIMEDOUT);
+    EXPECT_EQ(c[0]["closed_by"], "none");
+    EXPECT_TRUE(c[0]["tcp_info"].is_null());
+    EXPECT_NE(c[0]["lport"], 0);
+    EXPECT_TRUE(read_lines(path("server.jsonl")).empty()) << "the server never accepted it";
+}
+
+}  // namespace
+
+namespace {
+
+// SIGTERM to the client: running connections are reset and recorded
+// ("aborted"), no new one starts, exit status 1 (not every connection ran).
+TEST_F(Workload, ClientSigtermRecordsAbortedConnections) {
+    auto server = start_server();
+    auto client = start_client(4, {"--type", "bulk", "--bytes", "1TB", "--connections", "5",
+                                   "--concurrency", "2", "--expect", "any"});
+    std::this_thread::sleep_for(500ms);
+    const auto t0 = Clock::now();
+    EXPECT_EQ(client->terminate(), 1) << client->output();
+    EXPECT_LT(Clock::now() - t0, 2s);
+    EXPECT_NE(client->output().find("stopped by a signal after 2 of 5"), std::string::npos)
+        << client->output();
+    ASSERT_EQ(server->terminate(), 0) << server->output();
+    const auto c = read_lines(path("client.jsonl")), s = read_lines(path("server.jsonl"));
+    ASSERT_EQ(c.size(), 2u);
+    ASSERT_EQ(s.size(), 2u);
+    for (const auto& t : c) {
+        EXPECT_EQ(t["outcome"], "aborted") << t;
+        EXPECT_EQ(t["closed_by"], "rst_sent") << t;
+        EXPECT_EQ(t["tcp_info"]["state"], 1) << t;  // read before the RST
+    }
+    for (const auto& t : s) {
+        EXPECT_EQ(t["outcome"], "reset") << t;
+        EXPECT_EQ(t["closed_by"], "rst_received") << t;
+    }
 }
 
 }  // namespace
