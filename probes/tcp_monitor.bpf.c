@@ -174,6 +174,12 @@ static __always_inline void track_open(struct bpf_sock_ops *skops, const struct 
         flags |= BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG;
     bpf_sock_ops_cb_flags_set(skops, flags);
 
+    /* SYN-ACK timeouts happen on the request socket, which runs no sockops
+     * callbacks; the kernel (>= 6.7) hands their count to the child as
+     * total_rto. Start from it so the opening window counts them. */
+    if (role == ROLE_PASSIVE && bpf_core_field_exists(((struct tcp_sock *)0)->total_rto))
+        st->anc.rto_count = BPF_CORE_READ((const struct tcp_sock *)sk, total_rto);
+
     emit(sk, st, role == ROLE_ACTIVE ? FC_EV_OPEN_ACTIVE : FC_EV_OPEN_PASSIVE, 0, 0);
 }
 
@@ -327,6 +333,17 @@ int BPF_PROG(fc_kfree_skb, struct sk_buff *skb, void *location, __u32 reason, co
         return 0;
     struct fc_conn_state *st = lookup(rx_sk);
     if (!st)
+        return 0;
+    /* Only segments carrying data: TCP_OLD_SEQUENCE also drops old pure
+     * ACKs (one reordered behind later data, say), which are not
+     * duplicates of anything the peer sent. TCP_SKB_CB is filled by
+     * tcp_v4_rcv/tcp_v6_rcv before either drop point. */
+    struct tcp_skb_cb *cb = (struct tcp_skb_cb *)((char *)skb + bpf_core_field_offset(skb->cb));
+    __u32 seq = BPF_CORE_READ(cb, seq);
+    __u32 end_seq = BPF_CORE_READ(cb, end_seq);
+    __u16 flags = BPF_CORE_READ(cb, tcp_flags);
+    __u32 payload = end_seq - seq - ((flags & 0x01) ? 1 : 0) - ((flags & 0x02) ? 1 : 0);
+    if ((__s32)payload <= 0)
         return 0;
     /* A GSO/GRO skb stands for several wire segments. */
     unsigned char *head = BPF_CORE_READ(skb, head);

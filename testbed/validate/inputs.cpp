@@ -91,6 +91,12 @@ DirStats read_dir(const Field& d) {
     const Field rtt = d.at("rtt");
     s.rtt_samples = rtt.at("samples").number();
     s.rtt_mean_us = opt_number(rtt, "mean_us", 0);
+    if (auto r = d.find("rtt_rounds")) {
+        s.rounds_samples = r->at("samples").number();
+        if (auto m = r->find("mean_us"); m && *s.rounds_samples > 0) s.rounds_mean_us = m->number();
+        if (auto f = r->find("first_us")) s.rounds_first_us = f->number();
+        s.rounds_skipped_retrans = opt_number(*r, "skipped_retrans", 0);
+    }
     return s;
 }
 

@@ -72,6 +72,10 @@ struct DirStats {
     double ooo_dist_samples = 0, ooo_dist_mean = 0;
     double fin = 0, rst = 0;
     double rtt_samples = 0, rtt_mean_us = 0;
+    // The kernel's once-per-round RTT sampling, emulated from the capture
+    // (absent in captures analysed before it existed).
+    std::optional<double> rounds_samples, rounds_mean_us, rounds_first_us;
+    double rounds_skipped_retrans = 0;
 };
 
 struct CaptureConn {

@@ -170,7 +170,7 @@ Side make_side(const SideSpec& s, int conn) {
                   {"lport", s.lport},
                   {"remote", s.remote},
                   {"rport", s.rport},
-                  {"t_start_ns", s.t0 - kMs},
+                  {"t_start_ns", s.t0 - 100'000},
                   {"t_connected_ns", s.t0 + 20 * kMs},
                   {"t_end_ns", s.t0 + 600 * kMs},
                   {"outcome", s.outcome},
@@ -212,7 +212,8 @@ Side make_side(const SideSpec& s, int conn) {
 }
 
 json dir_stats(int64_t data, int64_t retrans, int64_t dup, int64_t ooo, int64_t fin, int64_t rst,
-               int64_t rtt_samples, double rtt_mean) {
+               int64_t rtt_samples, double rtt_mean, int64_t rounds = 0,
+               double rounds_mean = 0, double first_us = 0) {
     return {{"packets", data + 10},
             {"data_segs", data},
             {"data_bytes", data * 1448},
@@ -229,7 +230,12 @@ json dir_stats(int64_t data, int64_t retrans, int64_t dup, int64_t ooo, int64_t 
               {"mean_us", rtt_mean},
               {"var_us2", 0.0},
               {"min_us", rtt_mean},
-              {"max_us", rtt_mean}}}};
+              {"max_us", rtt_mean}}},
+            {"rtt_rounds",
+             {{"samples", rounds},
+              {"mean_us", rounds_mean},
+              {"first_us", first_us},
+              {"skipped_retrans", 0}}}};
 }
 
 impair::LogRecord log_record(uint8_t dir, const char* src, uint16_t sport, const char* dst,
@@ -397,12 +403,15 @@ RunFixture consistent_run() {
                   {"syn", 1},
                   {"synack", 1},
                   {"handshake_ns", 20 * kMs},
-                  {"c2s", dir_stats(725 + conn, 3, 0, 0, fin, 0, 71, rtt_mean)},
+                  {"c2s", dir_stats(725 + conn, 3, 0, 0, fin, 0, 300, rtt_mean + 900, 71,
+                                    rtt_mean, 20000)},
                   {"s2c", dir_stats(10, 0, 1, 0, fin, rst, 0, 0)}};
         json b = a;
         b["handshake_ns"] = 19 * kMs;
         b["c2s"] = dir_stats(722 + conn, 0, 1, 2, fin, 0, 0, 0);
-        b["s2c"] = dir_stats(10, 0, 0, 0, fin, rst, 9, 20000);
+        // The server's rounds: its handshake sample (which its agent cannot
+        // see) and one more.
+        b["s2c"] = dir_stats(10, 0, 0, 0, fin, rst, 9, 20000, 2, 19500, 19000);
         run.captures["captures/l1-a"]["connections"].push_back(a);
         run.captures["captures/l1-b"]["connections"].push_back(b);
 
@@ -465,7 +474,7 @@ TEST_F(Validate, ConsistentRunPassesEveryRow) {
          {"bytes_acked/tcp_info", "srtt_us/tcp_info", "rto_stalls/tcp_info",
           "lost_out_end/tcp_info", "data_segs_out/pcap", "retrans_segs/pcap", "syn_retrans/pcap",
           "dup_segs_in/pcap", "ooo_segs_in/pcap", "ooo_dist_mean/pcap", "rtt_mean_us/pcap",
-          "handshake_ns/pcap", "close/pcap", "lost_segs/impairment_log", "close_cause/workload",
+          "window_end_ns/pcap", "window_start_ns/workload", "rtt_samples/pcap", "close/pcap", "lost_segs/impairment_log", "close_cause/workload",
           "profile_chain/workload", "orphan_profiles/workload", "coverage:stalls/any"})
         EXPECT_TRUE(rows.count(expected)) << expected;
     EXPECT_EQ(r.truth_connections, 4);
