@@ -228,6 +228,7 @@ class Direction {
             ref_abs_ = seq;
             ref_seq_ = g.seq;
         }
+        track_round_space(seq, g);
         if (g.payload == 0) return;
         const int64_t s = seq + (syn ? 1 : 0), e = s + g.payload;
         ++st_.data_segs;
@@ -240,6 +241,7 @@ class Direction {
     void on_ack(uint32_t ack_raw, int64_t ts_ns) {
         if (!started_) return;
         const int64_t ack = unwrap(ack_raw);
+        sample_round(ack, ts_ns);
         while (!pending_.empty() && pending_.begin()->second.end <= ack) {
             const Pending& p = pending_.begin()->second;
             if (!p.karn) {
@@ -256,6 +258,53 @@ class Direction {
         int64_t ts_ns;
         bool karn;  // its range was sent again: the ACK is ambiguous
     };
+
+    // Sequence space as the sender's retransmit queue holds it: data plus the
+    // one number each of SYN and FIN take. First transmissions keep their
+    // time until snd_una passes them; ranges sent again are remembered.
+    void track_round_space(int64_t seq, const Segment& g) {
+        const bool syn = g.flags & kSyn, fin = g.flags & kFin;
+        const int64_t e = seq + (syn ? 1 : 0) + g.payload + (fin ? 1 : 0);
+        if (e <= seq) return;  // a pure ACK or RST takes no sequence space
+        if (sent_.overlaps(seq, e)) {
+            resent_.add(seq, e);
+        } else {
+            first_tx_.emplace(seq, std::pair{e, g.ts_ns});
+        }
+        sent_.add(seq, e);
+        snd_nxt_ = std::max(snd_nxt_, e);
+    }
+
+    // tcp_rtt_estimator's once-per-round rule: a sample on the first
+    // measurement, then only on an ACK taking snd_una past rtt_seq, after
+    // which rtt_seq = snd_nxt. The sample is the ACK's time minus the first
+    // transmission of the earliest newly acked segment, unless resent data
+    // was newly acked (Karn: FLAG_RETRANS_DATA_ACKED).
+    void sample_round(int64_t ack, int64_t ts_ns) {
+        if (ack <= snd_una_) return;
+        const int64_t old_una = snd_una_;
+        snd_una_ = ack;
+        if (rtt_seq_ && ack <= *rtt_seq_) {
+            forget_acked();
+            return;
+        }
+        rtt_seq_ = snd_nxt_;
+        if (resent_.overlaps(old_una, ack)) {
+            ++st_.rtt_rounds_skipped_retrans;
+        } else {
+            auto it = first_tx_.upper_bound(old_una);
+            if (it != first_tx_.begin() && std::prev(it)->second.first > old_una) --it;
+            // Nothing to time if the acked bytes were sent before the capture began.
+            if (it != first_tx_.end() && it->first < ack)
+                st_.rtt_rounds_us.add(double(ts_ns - it->second.second) / 1e3);
+        }
+        forget_acked();
+    }
+
+    void forget_acked() {
+        while (!first_tx_.empty() && first_tx_.begin()->second.first <= snd_una_)
+            first_tx_.erase(first_tx_.begin());
+    }
 
     void count_sender_view(int64_t s, int64_t e, const Segment& g) {
         if (seen_.overlaps(s, e)) {
@@ -297,6 +346,12 @@ class Direction {
     int64_t rcv_nxt_ = 0;
     RangeSet seen_, ooo_queue_;
     std::map<int64_t, Pending> pending_;  // by start
+    // Round sampling (sample_round): snd_una starts at the first sequence
+    // number seen, the ISN when the SYN is.
+    RangeSet sent_, resent_;
+    std::map<int64_t, std::pair<int64_t, int64_t>> first_tx_;  // start -> end, first sent
+    int64_t snd_una_ = 0, snd_nxt_ = 0;
+    std::optional<int64_t> rtt_seq_;  // unset until the first measurement
 };
 
 std::string addr_text(const Endpoint& e) {
@@ -371,6 +426,12 @@ nlohmann::ordered_json rtt_json(const RunningStats& r) {
             {"max_us", r.max}};
 }
 
+nlohmann::ordered_json rounds_json(const DirectionStats& d) {
+    auto j = rtt_json(d.rtt_rounds_us);
+    j["skipped_retrans"] = d.rtt_rounds_skipped_retrans;
+    return j;
+}
+
 nlohmann::ordered_json direction_json(const DirectionStats& d) {
     return {{"packets", d.packets},
             {"data_segs", d.data_segs},
@@ -383,7 +444,8 @@ nlohmann::ordered_json direction_json(const DirectionStats& d) {
             {"ooo_dist_mean", d.ooo_dist.mean},
             {"fin", d.fin},
             {"rst", d.rst},
-            {"rtt", rtt_json(d.rtt_us)}};
+            {"rtt", rtt_json(d.rtt_us)},
+            {"rtt_rounds", rounds_json(d)}};
 }
 
 }  // namespace

@@ -36,6 +36,10 @@ struct DirectionStats {
     RunningStats rtt_us;
     // Each RTT sample's (segment, ACK) timestamps; kept only on request (tests, plots).
     std::vector<std::pair<int64_t, int64_t>> rtt_pairs;
+    // The kernel's once-per-round RTT sampling (tcp_rtt_estimator's rtt_seq)
+    // emulated at this end: the handshake, then the first ACK passing rtt_seq.
+    RunningStats rtt_rounds_us;
+    uint64_t rtt_rounds_skipped_retrans = 0;  // rounds whose ACK newly acked resent data
 };
 
 struct Connection {

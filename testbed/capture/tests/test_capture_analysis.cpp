@@ -327,6 +327,107 @@ TEST(CaptureAnalysis, SequenceNumbersWrapAroundTwoToTheThirtyTwo) {
     EXPECT_EQ(r.retrans_segs + r.dup_segs + r.ooo_segs, 0u);
     EXPECT_EQ(r.rtt_us.samples, 2u);
     EXPECT_DOUBLE_EQ(r.rtt_us.max, 1000.0 - 10.0);
+    // Rounds across the wrap: the handshake, then the ACK covering all of it
+    // newly acks the resent segment 2: skipped.
+    EXPECT_EQ(d.rtt_rounds_us.samples, 1u);
+    EXPECT_DOUBLE_EQ(d.rtt_rounds_us.mean, 1000.0);
+    EXPECT_EQ(d.rtt_rounds_skipped_retrans, 1u);
+    // Server: SYN-ACK -> handshake ACK, then its first 20 bytes -> the client's ACK.
+    EXPECT_EQ(r.rtt_rounds_us.samples, 2u);
+    EXPECT_DOUBLE_EQ(r.rtt_rounds_us.max, 1000.0);
+    EXPECT_DOUBLE_EQ(r.rtt_rounds_us.min, 1000.0 - 10.0);
+    EXPECT_EQ(r.rtt_rounds_skipped_retrans, 0u);
+}
+
+TEST(CaptureAnalysis, RttRoundsSampleOncePerRoundFromTheEarliestNewlyAckedSegment) {
+    CraftedCapture cap("rounds", false);
+    const uint32_t c = 1000, s = 5000;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + 10 * MS, s, c + 1, SYN | ACK);           // client's first sample: 10 ms
+    cap.c2s(T0 + 10 * MS + 100 * US, c + 1, s + 1, ACK);  // server's first sample: 100 us
+    // Round 1 (rtt_seq = ISN+1): four segments.
+    for (int i = 0; i < 4; ++i)
+        cap.c2s(T0 + 11 * MS + i * 100 * US, c + 1 + 1000 * uint32_t(i), s + 1, ACK, 1000);
+    // Passes rtt_seq: 20.5 - 11.0 ms; rtt_seq becomes snd_nxt = ISN+4001.
+    cap.s2c(T0 + 20 * MS + 500 * US, s + 1, c + 1001, ACK);
+    cap.c2s(T0 + 20 * MS + 600 * US, c + 4001, s + 1, ACK, 1000);
+    cap.c2s(T0 + 20 * MS + 700 * US, c + 5001, s + 1, ACK, 1000);
+    cap.s2c(T0 + 21 * MS, s + 1, c + 2001, ACK);             // same round: no sample
+    cap.s2c(T0 + 21 * MS + 500 * US, s + 1, c + 4001, ACK);  // reaches rtt_seq, not past it
+    // Passes rtt_seq, newly acks two segments: timed from the earlier one,
+    // 30 - 20.6 ms (not 20.7); rtt_seq becomes ISN+6001.
+    cap.s2c(T0 + 30 * MS, s + 1, c + 6001, ACK);
+    // The FIN takes a sequence number: its ACK passes rtt_seq, 41 - 31 ms.
+    cap.c2s(T0 + 31 * MS, c + 6001, s + 1, FIN | ACK);
+    cap.s2c(T0 + 41 * MS, s + 1, c + 6002, ACK);
+    const Analysis a = cap.analyse();
+    ASSERT_EQ(a.connections.size(), 1u);
+    const auto& d = a.connections[0].c2s;
+    EXPECT_EQ(d.rtt_us.samples, 6u);  // the per-segment series is unchanged
+    const std::vector<double> rounds{10000, 9500, 9400, 10000};
+    EXPECT_EQ(d.rtt_rounds_us.samples, 4u);
+    EXPECT_NEAR(d.rtt_rounds_us.mean, 9725.0, 1e-6);
+    EXPECT_NEAR(d.rtt_rounds_us.variance(), variance(rounds), 1e-6);
+    EXPECT_DOUBLE_EQ(d.rtt_rounds_us.min, 9400.0);
+    EXPECT_DOUBLE_EQ(d.rtt_rounds_us.max, 10000.0);
+    EXPECT_EQ(d.rtt_rounds_skipped_retrans, 0u);
+    const auto& r = a.connections[0].s2c;  // passive opener: SYN-ACK -> handshake ACK
+    EXPECT_EQ(r.rtt_us.samples, 0u);
+    EXPECT_EQ(r.rtt_rounds_us.samples, 1u);
+    EXPECT_DOUBLE_EQ(r.rtt_rounds_us.mean, 100.0);
+    const auto j = fc::capture::to_json(a)["connections"][0]["c2s"]["rtt_rounds"];
+    EXPECT_EQ(j["samples"], 4);
+    EXPECT_DOUBLE_EQ(j["mean_us"].get<double>(), 9725.0);
+    EXPECT_DOUBLE_EQ(j["min_us"].get<double>(), 9400.0);
+    EXPECT_DOUBLE_EQ(j["max_us"].get<double>(), 10000.0);
+    EXPECT_EQ(j["skipped_retrans"], 0);
+}
+
+TEST(CaptureAnalysis, RttRoundWhoseAckCoversResentDataIsSkipped) {
+    CraftedCapture cap("rounds-retrans", false);
+    const uint32_t c = 7, s = 900;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + 5 * MS, s, c + 1, SYN | ACK);  // 5 ms; rtt_seq = ISN+1
+    cap.c2s(T0 + 5 * MS + 10 * US, c + 1, s + 1, ACK);
+    cap.c2s(T0 + 6 * MS, c + 1, s + 1, ACK, 1200);              // A
+    cap.c2s(T0 + 6 * MS + 50 * US, c + 1201, s + 1, ACK, 800);  // B
+    cap.s2c(T0 + 11 * MS, s + 1, c + 1, ACK);                   // dup ACK: no advance
+    cap.c2s(T0 + 30 * MS, c + 1, s + 1, ACK, 1200);             // A again
+    // Passes rtt_seq but newly acks A, resent: skipped; rtt_seq = ISN+2001.
+    cap.s2c(T0 + 35 * MS, s + 1, c + 2001, ACK);
+    cap.c2s(T0 + 36 * MS, c + 2001, s + 1, ACK, 1000);  // C, sent once
+    cap.s2c(T0 + 42 * MS, s + 1, c + 3001, ACK);        // 6 ms
+    const Analysis a = cap.analyse();
+    ASSERT_EQ(a.connections.size(), 1u);
+    const auto& d = a.connections[0].c2s;
+    EXPECT_EQ(d.rtt_rounds_us.samples, 2u);
+    EXPECT_NEAR(d.rtt_rounds_us.mean, 5500.0, 1e-6);
+    EXPECT_NEAR(d.rtt_rounds_us.variance(), 250000.0, 1e-6);
+    EXPECT_DOUBLE_EQ(d.rtt_rounds_us.min, 5000.0);
+    EXPECT_DOUBLE_EQ(d.rtt_rounds_us.max, 6000.0);
+    EXPECT_EQ(d.rtt_rounds_skipped_retrans, 1u);
+}
+
+TEST(CaptureAnalysis, RttRoundsSkipTheHandshakeWhenSynOrSynAckWasResent) {
+    CraftedCapture cap("rounds-syn", false);
+    const uint32_t c = 50, s = 60;
+    cap.c2s(T0, c, 0, SYN);
+    cap.c2s(T0 + 1000 * MS, c, 0, SYN);                 // SYN resent
+    cap.s2c(T0 + 1003 * MS, s, c + 1, SYN | ACK);       // ambiguous: skipped
+    cap.s2c(T0 + 2003 * MS, s, c + 1, SYN | ACK);       // SYN-ACK resent
+    cap.c2s(T0 + 2006 * MS, c + 1, s + 1, ACK);         // ambiguous: skipped
+    cap.c2s(T0 + 2007 * MS, c + 1, s + 1, ACK, 500);    // rtt_seq = ISN+1: next round
+    cap.s2c(T0 + 2010 * MS, s + 1, c + 501, ACK, 300);  // 3 ms for the client
+    cap.c2s(T0 + 2014 * MS, c + 501, s + 301, ACK);     // 4 ms for the server
+    const Analysis a = cap.analyse();
+    ASSERT_EQ(a.connections.size(), 1u);
+    const Connection& k = a.connections[0];
+    EXPECT_EQ(k.c2s.rtt_rounds_skipped_retrans, 1u);
+    EXPECT_EQ(k.c2s.rtt_rounds_us.samples, 1u);
+    EXPECT_DOUBLE_EQ(k.c2s.rtt_rounds_us.mean, 3000.0);
+    EXPECT_EQ(k.s2c.rtt_rounds_skipped_retrans, 1u);
+    EXPECT_EQ(k.s2c.rtt_rounds_us.samples, 1u);
+    EXPECT_DOUBLE_EQ(k.s2c.rtt_rounds_us.mean, 4000.0);
 }
 
 TEST(CaptureAnalysis, Ipv6WithExtensionHeader) {
@@ -431,10 +532,12 @@ TEST(CaptureAnalysis, JsonHasEveryFieldOfTheFormat) {
     EXPECT_TRUE(c["handshake_ns"].is_null());
     for (const char* k :
          {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes", "dup_segs",
-          "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "fin", "rst", "rtt"})
+          "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "fin", "rst", "rtt", "rtt_rounds"})
         EXPECT_TRUE(c["c2s"].contains(k)) << k;
     for (const char* k : {"samples", "mean_us", "var_us2", "min_us", "max_us"})
         EXPECT_TRUE(c["s2c"]["rtt"].contains(k)) << k;
+    for (const char* k : {"samples", "mean_us", "var_us2", "min_us", "max_us", "skipped_retrans"})
+        EXPECT_TRUE(c["s2c"]["rtt_rounds"].contains(k)) << k;
 }
 
 TEST(CaptureAnalysis, UnreadableOrUnsupportedFilesAreErrors) {

@@ -381,6 +381,18 @@ TEST(CaptureVsTshark, ImpairedTransferAgreesWithEngineLogAndTshark) {
     EXPECT_EQ(matched, comparable);
     EXPECT_GE(rtt["samples"].get<size_t>(), comparable);
     EXPECT_GE(rtt["min_us"].get<double>(), 5000.0);  // the ACK's 5 ms at the very least
+
+    // Once-per-round RTT (the kernel's sampling): fewer samples than one per
+    // segment, and on average at least both directions' 5 ms.
+    const auto& rounds = snd["rtt_rounds"];
+    std::printf("RTT rounds at A: %llu samples mean %.1f us (min %.1f max %.1f), %llu skipped\n",
+                (unsigned long long)rounds["samples"].get<uint64_t>(),
+                rounds["mean_us"].get<double>(), rounds["min_us"].get<double>(),
+                rounds["max_us"].get<double>(),
+                (unsigned long long)rounds["skipped_retrans"].get<uint64_t>());
+    EXPECT_GE(rounds["samples"].get<uint64_t>(), 1u);
+    EXPECT_LE(rounds["samples"].get<uint64_t>(), rtt["samples"].get<uint64_t>());
+    EXPECT_GE(rounds["mean_us"].get<double>(), 10000.0);
 }
 
 TEST(CaptureVsTshark, CaptureFailsClearlyOnAMissingNamespaceOrInterface) {
