@@ -40,6 +40,7 @@ const volatile __u8 track_ooo_distance = 1;
 const volatile __u8 rtt_cb_has_sample = 1;     /* RTT_CB passes the sample (Linux >= 6.10) */
 const volatile __u32 drop_reason_old_data = 0; /* enum skb_drop_reason values, */
 const volatile __u32 drop_reason_old_seq = 0;  /* read from this kernel's BTF */
+const volatile __u32 drop_reason_paws = ~0u;
 
 __u64 next_conn_id = 1;
 
@@ -131,7 +132,15 @@ static __always_inline void emit(const struct sock *sk, struct fc_conn_state *st
     e->old_state = old_state;
     e->ca_state = ca_state;
     e->reset_rcvd = st->reset_rcvd;
-    e->sk_err = type == FC_EV_CLOSE ? BPF_CORE_READ(sk, sk_err) : 0;
+    /* The application may have consumed sk_err (SO_ERROR, a failed read)
+     * between the error report and the state change: fall back to the
+     * error last reported. */
+    if (type == FC_EV_CLOSE) {
+        __s32 err = BPF_CORE_READ(sk, sk_err);
+        e->sk_err = err ? err : st->last_err;
+    } else {
+        e->sk_err = 0;
+    }
     e->role = st->role;
     e->skaddr = (__u64)(unsigned long)sk;
     if (type == FC_EV_OPEN_ACTIVE || type == FC_EV_OPEN_PASSIVE)
@@ -312,6 +321,17 @@ int BPF_PROG(fc_cong_state, const struct sock *sk, __u8 ca_state)
     return 0;
 }
 
+/* Every hard error on a TCP socket (reset, ICMP unreachable, timeout) is
+ * reported here before the socket closes. */
+SEC("raw_tp/inet_sk_error_report")
+int BPF_PROG(fc_error_report, const struct sock *sk)
+{
+    struct fc_conn_state *st = lookup(sk);
+    if (st)
+        st->last_err = BPF_CORE_READ(sk, sk_err);
+    return 0;
+}
+
 SEC("raw_tp/tcp_receive_reset")
 int BPF_PROG(fc_receive_reset, const struct sock *sk)
 {
@@ -327,7 +347,8 @@ int BPF_PROG(fc_receive_reset, const struct sock *sk)
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(fc_kfree_skb, struct sk_buff *skb, void *location, __u32 reason, const struct sock *rx_sk)
 {
-    if (reason != drop_reason_old_data && reason != drop_reason_old_seq)
+    const bool paws = reason == drop_reason_paws;
+    if (reason != drop_reason_old_data && reason != drop_reason_old_seq && !paws)
         return 0;
     if (!rx_sk)
         return 0;
@@ -344,6 +365,10 @@ int BPF_PROG(fc_kfree_skb, struct sk_buff *skb, void *location, __u32 reason, co
     __u16 flags = BPF_CORE_READ(cb, tcp_flags);
     __u32 payload = end_seq - seq - ((flags & 0x01) ? 1 : 0) - ((flags & 0x02) ? 1 : 0);
     if ((__s32)payload <= 0)
+        return 0;
+    /* PAWS drops old segments whatever their sequence: only those wholly
+     * below rcv_nxt are duplicates of what was received. */
+    if (paws && (__s32)(end_seq - BPF_CORE_READ((const struct tcp_sock *)rx_sk, rcv_nxt)) > 0)
         return 0;
     /* A GSO/GRO skb stands for several wire segments. */
     unsigned char *head = BPF_CORE_READ(skb, head);

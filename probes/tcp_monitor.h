@@ -98,6 +98,7 @@ struct fc_conn_state {
     __u8 reset_rcvd;
     __u8 role; /* 1 active, 2 passive */
     __u8 pad;
+    __s32 last_err; /* errno last reported on the socket (inet_sk_error_report) */
     struct fc_tcp_ancillary anc;
 };
 

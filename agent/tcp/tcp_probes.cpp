@@ -141,6 +141,11 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
         drop_reason_value(vmlinux.get(), "SKB_DROP_REASON_TCP_OLD_SEQUENCE", &old_seq);
     ro->drop_reason_old_data = old_data;
     ro->drop_reason_old_seq = old_seq;
+    // A late original behind its own retransmission fails PAWS instead (its
+    // timestamp is older than the retransmission's); optional.
+    uint32_t paws = 0;
+    ro->drop_reason_paws =
+        drop_reason_value(vmlinux.get(), "SKB_DROP_REASON_TCP_RFC7323_PAWS", &paws) ? paws : ~0u;
     if (!caps_.duplicate_detection) bpf_program__set_autoload(skel_->progs.fc_kfree_skb, false);
 
     bpf_map__set_max_entries(skel_->maps.conns, opts.max_connections);
@@ -163,6 +168,8 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
         {skel_->progs.fc_receive_reset, &skel_->links.fc_receive_reset,
          "raw tracepoint tcp_receive_reset"},
         {skel_->progs.fc_kfree_skb, &skel_->links.fc_kfree_skb, "raw tracepoint kfree_skb"},
+        {skel_->progs.fc_error_report, &skel_->links.fc_error_report,
+         "raw tracepoint inet_sk_error_report"},
     };
     for (auto& tp : tps) {
         if (!bpf_program__autoload(tp.prog)) continue;

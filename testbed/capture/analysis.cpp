@@ -288,6 +288,7 @@ class Direction {
             forget_acked();
             return;
         }
+        const bool first_round = !rtt_seq_;
         rtt_seq_ = snd_nxt_;
         if (resent_.overlaps(old_una, ack)) {
             ++st_.rtt_rounds_skipped_retrans;
@@ -295,8 +296,11 @@ class Direction {
             auto it = first_tx_.upper_bound(old_una);
             if (it != first_tx_.begin() && std::prev(it)->second.first > old_una) --it;
             // Nothing to time if the acked bytes were sent before the capture began.
-            if (it != first_tx_.end() && it->first < ack)
-                st_.rtt_rounds_us.add(double(ts_ns - it->second.second) / 1e3);
+            if (it != first_tx_.end() && it->first < ack) {
+                const double us = double(ts_ns - it->second.second) / 1e3;
+                st_.rtt_rounds_us.add(us);
+                if (first_round) st_.rtt_rounds_first_us = us;
+            }
         }
         forget_acked();
     }
@@ -429,6 +433,8 @@ nlohmann::ordered_json rtt_json(const RunningStats& r) {
 nlohmann::ordered_json rounds_json(const DirectionStats& d) {
     auto j = rtt_json(d.rtt_rounds_us);
     j["skipped_retrans"] = d.rtt_rounds_skipped_retrans;
+    j["first_us"] = d.rtt_rounds_first_us ? nlohmann::ordered_json(*d.rtt_rounds_first_us)
+                                          : nlohmann::ordered_json(nullptr);
     return j;
 }
 

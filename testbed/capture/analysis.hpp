@@ -40,6 +40,9 @@ struct DirectionStats {
     // emulated at this end: the handshake, then the first ACK passing rtt_seq.
     RunningStats rtt_rounds_us;
     uint64_t rtt_rounds_skipped_retrans = 0;  // rounds whose ACK newly acked resent data
+    // The first round's sample (the handshake's), if it was timed: a passive
+    // opener's agent cannot see that one, so the validator takes it out.
+    std::optional<double> rtt_rounds_first_us;
 };
 
 struct Connection {

@@ -212,8 +212,8 @@ Side make_side(const SideSpec& s, int conn) {
 }
 
 json dir_stats(int64_t data, int64_t retrans, int64_t dup, int64_t ooo, int64_t fin, int64_t rst,
-               int64_t rtt_samples, double rtt_mean, int64_t rounds = 0,
-               double rounds_mean = 0, double first_us = 0) {
+               int64_t rtt_samples, double rtt_mean, int64_t rounds = 0, double rounds_mean = 0,
+               double first_us = 0) {
     return {{"packets", data + 10},
             {"data_segs", data},
             {"data_bytes", data * 1448},
@@ -403,8 +403,8 @@ RunFixture consistent_run() {
                   {"syn", 1},
                   {"synack", 1},
                   {"handshake_ns", 20 * kMs},
-                  {"c2s", dir_stats(725 + conn, 3, 0, 0, fin, 0, 300, rtt_mean + 900, 71,
-                                    rtt_mean, 20000)},
+                  {"c2s", dir_stats(725 + conn, 3, 0, 0, fin, 0, 300, rtt_mean + 900, 71, rtt_mean,
+                                    20000)},
                   {"s2c", dir_stats(10, 0, 1, 0, fin, rst, 0, 0)}};
         json b = a;
         b["handshake_ns"] = 19 * kMs;
@@ -471,11 +471,13 @@ TEST_F(Validate, ConsistentRunPassesEveryRow) {
     for (const auto& row : r.rows) rows.insert(row.kpi + "/" + row.source);
     // Every source contributes the comparisons the crafted run makes possible.
     for (const char* expected :
-         {"bytes_acked/tcp_info", "srtt_us/tcp_info", "rto_stalls/tcp_info",
-          "lost_out_end/tcp_info", "data_segs_out/pcap", "retrans_segs/pcap", "syn_retrans/pcap",
-          "dup_segs_in/pcap", "ooo_segs_in/pcap", "ooo_dist_mean/pcap", "rtt_mean_us/pcap",
-          "window_end_ns/pcap", "window_start_ns/workload", "rtt_samples/pcap", "close/pcap", "lost_segs/impairment_log", "close_cause/workload",
-          "profile_chain/workload", "orphan_profiles/workload", "coverage:stalls/any"})
+         {"bytes_acked/tcp_info",     "srtt_us/tcp_info",     "rto_stalls/tcp_info",
+          "lost_out_end/tcp_info",    "data_segs_out/pcap",   "retrans_segs/pcap",
+          "syn_retrans/pcap",         "dup_segs_in/pcap",     "ooo_segs_in/pcap",
+          "ooo_dist_mean/pcap",       "rtt_mean_us/pcap",     "window_end_ns/pcap",
+          "window_start_ns/workload", "rtt_samples/pcap",     "close/pcap",
+          "lost_segs/impairment_log", "close_cause/workload", "profile_chain/workload",
+          "orphan_profiles/workload", "coverage:stalls/any"})
         EXPECT_TRUE(rows.count(expected)) << expected;
     EXPECT_EQ(r.truth_connections, 4);
     EXPECT_EQ(r.agent_connections, 4);
