@@ -1,10 +1,10 @@
 # The project's two commands (see README.md):
-#   make run   install what is missing, build, run the main job
+#   make run   install what is missing, build, run the TCP validation suite
 #   make test  install what is missing, build, run every test through ctest
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all deps build run test bench cnf clean-leftovers format clean
+.PHONY: all deps build run demo test bench cnf clean-leftovers format clean
 
 all: build
 
@@ -15,7 +15,14 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The main job: the TCP validation suite (experiments/tcp/*.toml) through the
+# testbed harness; results/<run-id>/ with validation.csv and report.html.
 run: deps build
+	$(BUILD)/flowcorder run
+
+# Two namespaces, one agent each, a transfer through a burst of drops: the
+# profiles as stored in SQLite (tools/demo.sh).
+demo: deps build
 	bash tools/demo.sh
 
 test: deps build
