@@ -214,7 +214,13 @@ class Direction {
 
     void on_segment(const Segment& g) {
         ++st_.packets;
-        if (g.flags & kFin) ++st_.fin;
+        if (g.flags & kFin) {
+            // A FIN carrying data that is resent counts as a data
+            // retransmission already; a bare FIN resent counts here.
+            if (fin_sent_ && g.payload == 0) ++st_.fin_retrans;
+            fin_sent_ = true;
+            ++st_.fin;
+        }
         if (g.flags & kRst) ++st_.rst;
         const bool syn = g.flags & kSyn;
         if (!started_) {
@@ -253,6 +259,7 @@ class Direction {
     }
 
   private:
+    bool fin_sent_ = false;
     struct Pending {
         int64_t end;
         int64_t ts_ns;
@@ -449,6 +456,7 @@ nlohmann::ordered_json direction_json(const DirectionStats& d) {
             {"ooo_dist_samples", d.ooo_dist.samples},
             {"ooo_dist_mean", d.ooo_dist.mean},
             {"fin", d.fin},
+            {"fin_retrans", d.fin_retrans},
             {"rst", d.rst},
             {"rtt", rtt_json(d.rtt_us)},
             {"rtt_rounds", rounds_json(d)}};

@@ -33,6 +33,7 @@ struct DirectionStats {
     uint64_t dup_segs = 0, ooo_segs = 0;
     RunningStats ooo_dist;  // bytes
     uint64_t fin = 0, rst = 0;
+    uint64_t fin_retrans = 0;  // FIN-only segments resending a FIN already sent
     RunningStats rtt_us;
     // Each RTT sample's (segment, ACK) timestamps; kept only on request (tests, plots).
     std::vector<std::pair<int64_t, int64_t>> rtt_pairs;

@@ -70,7 +70,7 @@ struct AgentConn {
 struct DirStats {
     double data_segs = 0, retrans_segs = 0, dup_segs = 0, ooo_segs = 0;
     double ooo_dist_samples = 0, ooo_dist_mean = 0;
-    double fin = 0, rst = 0;
+    double fin = 0, rst = 0, fin_retrans = 0;
     double rtt_samples = 0, rtt_mean_us = 0;
     // The kernel's once-per-round RTT sampling, emulated from the capture
     // (absent in captures analysed before it existed).

@@ -426,10 +426,11 @@ class RepValidator {
 
         if (auto v = sum_kpi(c, "data_segs_out"))
             add(t, &c, "data_segs_out", kPcap, *v, out.data_segs);
-        // The agent's retrans_segs counts SYN retransmissions too (total_retrans).
+        // The agent's retrans_segs (total_retrans) counts SYN and FIN
+        // retransmissions too.
         if (auto v = sum_kpi(c, "retrans_segs"))
-            add(t, &c, "retrans_segs", kPcap, *v, out.retrans_segs + syn_rtx,
-                "pcap data retransmissions + SYN retransmissions");
+            add(t, &c, "retrans_segs", kPcap, *v, out.retrans_segs + syn_rtx + out.fin_retrans,
+                "pcap data + SYN + bare FIN retransmissions");
         if (auto v = sum_kpi(c, "syn_retrans"); v && opens > 0)
             add(t, &c, "syn_retrans", kPcap, *v, syn_rtx);
         if (auto v = sum_kpi(c, "dup_segs_in")) add(t, &c, "dup_segs_in", kPcap, *v, in.dup_segs);

@@ -170,10 +170,11 @@ TEST(CaptureAnalysis, CleanTransferCountsEverythingOnceAndSamplesRtt) {
     cap.c2s(T0 + 22 * MS, c + 3001, s + 1, FIN | ACK);
     cap.s2c(T0 + 32 * MS, s + 1, c + 3002, FIN | ACK);
     cap.c2s(T0 + 32 * MS + 100 * US, c + 3002, s + 2, ACK);
+    cap.s2c(T0 + 40 * MS, s + 1, c + 3002, FIN | ACK);  // the server's FIN again
     const Analysis a = cap.analyse(true);
 
-    EXPECT_EQ(a.packets, 11u);
-    EXPECT_EQ(a.tcp_packets, 11u);
+    EXPECT_EQ(a.packets, 12u);
+    EXPECT_EQ(a.tcp_packets, 12u);
     ASSERT_EQ(a.connections.size(), 1u);
     const Connection& k = a.connections[0];
     EXPECT_EQ(k.family, 4);
@@ -182,13 +183,13 @@ TEST(CaptureAnalysis, CleanTransferCountsEverythingOnceAndSamplesRtt) {
     EXPECT_EQ(k.cport, 40001);
     EXPECT_EQ(k.sport, 5001);
     EXPECT_EQ(k.first_ns, T0);
-    EXPECT_EQ(k.last_ns, T0 + 32 * MS + 100 * US);
+    EXPECT_EQ(k.last_ns, T0 + 40 * MS);
     EXPECT_EQ(k.syn, 1u);
     EXPECT_EQ(k.synack, 1u);
     ASSERT_TRUE(k.handshake_ns.has_value());
     EXPECT_EQ(*k.handshake_ns, 10 * MS);
     EXPECT_EQ(k.c2s.packets, 7u);
-    EXPECT_EQ(k.s2c.packets, 4u);
+    EXPECT_EQ(k.s2c.packets, 5u);
     EXPECT_EQ(k.c2s.data_segs, 3u);
     EXPECT_EQ(k.c2s.data_bytes, 3000u);
     EXPECT_EQ(k.s2c.data_segs, 0u);  // zero-length ACKs are not data
@@ -196,7 +197,10 @@ TEST(CaptureAnalysis, CleanTransferCountsEverythingOnceAndSamplesRtt) {
     EXPECT_EQ(k.c2s.dup_segs, 0u);
     EXPECT_EQ(k.c2s.ooo_segs, 0u);
     EXPECT_EQ(k.c2s.fin, 1u);
-    EXPECT_EQ(k.s2c.fin, 1u);
+    EXPECT_EQ(k.s2c.fin, 2u);
+    EXPECT_EQ(k.c2s.fin_retrans, 0u);
+    EXPECT_EQ(k.s2c.fin_retrans, 1u);
+    EXPECT_EQ(k.s2c.retrans_segs, 0u);  // not data
     EXPECT_EQ(k.c2s.rst + k.s2c.rst, 0u);
     // Segment -> first ACK covering its end: 10 ms, 9.9 ms, 10 ms.
     const std::vector<double> rtts{10000, 9900, 10000};
@@ -532,7 +536,7 @@ TEST(CaptureAnalysis, JsonHasEveryFieldOfTheFormat) {
     EXPECT_TRUE(c["handshake_ns"].is_null());
     for (const char* k :
          {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes", "dup_segs",
-          "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "fin", "rst", "rtt", "rtt_rounds"})
+          "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "fin", "fin_retrans", "rst", "rtt", "rtt_rounds"})
         EXPECT_TRUE(c["c2s"].contains(k)) << k;
     for (const char* k : {"samples", "mean_us", "var_us2", "min_us", "max_us"})
         EXPECT_TRUE(c["s2c"]["rtt"].contains(k)) << k;

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The main job as `make run` runs it: the whole TCP validation suite
+# (experiments/tcp/*.toml) through `flowcorder run`. Every verdict must pass,
+# every experiment must appear with a complete set of profile chains, every
+# KPI group of the design's TCP table must be covered, and the report must
+# have its plots. This is the regression test of the agent against ground
+# truth on this kernel.
+set -euo pipefail
+FC=${1:?usage: $0 path/to/flowcorder}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d /tmp/fc_suite.XXXXXX)
+trap '"$FC" clean -q; rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+cd "$SRC"
+start=$(date +%s)
+if ! "$FC" run --results "$tmp" --run-id suite >"$tmp/run.log" 2>&1; then
+  grep -E ",fail," "$tmp/suite/validation.csv" 2>/dev/null || true
+  tail -30 "$tmp/run.log"
+  fail "flowcorder run failed"
+fi
+echo "suite ran in $(( $(date +%s) - start )) s"
+v="$tmp/suite/validation.csv"
+head -1 "$v" | grep -q '^experiment,protocol,kpi,truth_source,compared,within_tolerance,median_abs_error,p95_abs_error,verdict' \
+  || fail "validation.csv header"
+n_files=$(ls "$SRC"/experiments/tcp/*.toml | wc -l)
+n_exp=$(tail -n +2 "$v" | cut -d, -f1 | grep -v '^\*$' | sort -u | wc -l)
+[ "$n_exp" -eq "$n_files" ] || fail "$n_exp experiments validated, $n_files files in experiments/tcp"
+for x in $(tail -n +2 "$v" | cut -d, -f1 | grep -v '^\*$' | sort -u); do
+  grep -q "^$x,tcp,profile_chain,workload,[1-9][0-9]*,.*,pass," "$v" || fail "$x: no passing profile_chain row"
+done
+for g in sent_received retransmitted lost rtt duplicates out_of_order stalls dsack_reordering close_cause; do
+  grep -q "^\*,tcp,coverage:$g,any,[1-9][0-9]*,.*,pass," "$v" || fail "coverage:$g missing or failing"
+done
+grep -v ',pass,' "$v" | tail -n +2 | grep . && fail "a verdict is not pass"
+grep -q '<img' "$tmp/suite/report.html" || fail "report.html has no plots"
+[ -s "$tmp/suite/report.md" ] || fail "report.md missing"
+[ -L "$tmp/latest" ] || fail "results/latest not a symlink"
+ip netns list | grep -q '^fc-tb-' && fail "namespaces left behind"
+echo "PASS: $(tail -n +2 "$v" | wc -l) validation rows, all pass"
