@@ -8,19 +8,19 @@ quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
 say() { [ $quiet -eq 1 ] || echo "clean-leftovers: $*"; }
 
-for pid in $(pgrep -f '(^|/)flowcorder (agent|collect|run|link|capture)' 2>/dev/null); do
+for pid in $(pgrep -f '(^|/)flowcorder (agent|collect|run|link|capture|workload)' 2>/dev/null); do
   [ "$pid" = "$$" ] && continue
   say "killing flowcorder process $pid"
   kill "$pid" 2>/dev/null
 done
 sleep 0.2
-for pid in $(pgrep -f '(^|/)flowcorder (agent|collect|run|link|capture)' 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+for pid in $(pgrep -f '(^|/)flowcorder (agent|collect|run|link|capture|workload)' 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
 for pid in $(pgrep -f 'fc_integration_tests' 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
 # The impairment engine's tests and benchmark (and the iperf3 they start).
 # A `flowcorder link` keeps its link namespace unnamed: when the process dies,
 # the kernel deletes that namespace and with it both veth pairs, so killing
 # it is all the cleaning it needs.
-for pid in $(pgrep -f '(fc_impair_integration_tests|fc_impair_bench|fc_capture_integration_tests)' 2>/dev/null); do
+for pid in $(pgrep -f '(fc_impair_integration_tests|fc_impair_bench|fc_capture_integration_tests|fc_workload_integration_tests|fc_harness_integration_tests)' 2>/dev/null); do
   say "killing impairment test/bench process $pid"
   kill -9 "$pid" 2>/dev/null
 done
