@@ -515,6 +515,35 @@ class Repetition {
     bool stopped_ = false;
 };
 
+// Command lines of the other `flowcorder <word>` processes.
+std::vector<std::pair<pid_t, std::vector<std::string>>> flowcorder_processes() {
+    std::vector<std::pair<pid_t, std::vector<std::string>>> out;
+    DIR* d = opendir("/proc");
+    while (dirent* e = d ? readdir(d) : nullptr) {
+        const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+        if (pid <= 0 || pid == getpid()) continue;
+        std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline");
+        std::string cmd((std::istreambuf_iterator<char>(f)), {});
+        std::vector<std::string> args;
+        for (size_t pos = 0; pos < cmd.size();) {
+            const size_t end = cmd.find('\0', pos);
+            args.push_back(cmd.substr(pos, end - pos));
+            if (end == std::string::npos) break;
+            pos = end + 1;
+        }
+        if (args.size() >= 2 && fs::path(args[0]).filename() == "flowcorder")
+            out.emplace_back(pid, std::move(args));
+    }
+    if (d) closedir(d);
+    return out;
+}
+
+pid_t other_run() {
+    for (const auto& [pid, args] : flowcorder_processes())
+        if (args[1] == "run") return pid;
+    return 0;
+}
+
 int run_child_inherit(const std::vector<std::string>& argv) {
     const pid_t pid = fork();
     if (pid == 0) {
@@ -569,6 +598,14 @@ int run_experiments(const RunOptions& o) {
     if (o.builder == "mininet" && access("/usr/bin/python3", X_OK) != 0) {
         std::fprintf(stderr, "flowcorder run: the Mininet builder needs /usr/bin/python3\n");
         return 2;
+    }
+    if (const pid_t other = other_run(); other > 0) {
+        std::fprintf(stderr,
+                     "flowcorder run: another flowcorder run (pid %d) is running; two runs on "
+                     "one machine would disturb each other's measurements. Wait for it, or stop "
+                     "it (kill -INT %d).\n",
+                     other, other);
+        return 3;
     }
     if (const auto left = leftover_namespaces(); !left.empty()) {
         std::fprintf(stderr,
@@ -672,24 +709,11 @@ int run_experiments(const RunOptions& o) {
 
 int clean_leftovers(bool verbose) {
     int removed = 0;
-    const pid_t self = getpid();
     // Our own processes first: their BPF links, links and captures die with them.
     static const char* kWords[] = {"agent", "collect", "link", "capture", "workload", "run"};
     for (int round = 0; round < 2; ++round) {
-        DIR* d = opendir("/proc");
-        while (dirent* e = d ? readdir(d) : nullptr) {
-            const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-            if (pid <= 0 || pid == self || pid == getppid()) continue;
-            std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline");
-            std::string cmd((std::istreambuf_iterator<char>(f)), {});
-            std::vector<std::string> args;
-            for (size_t pos = 0; pos < cmd.size();) {
-                const size_t end = cmd.find('\0', pos);
-                args.push_back(cmd.substr(pos, end - pos));
-                if (end == std::string::npos) break;
-                pos = end + 1;
-            }
-            if (args.size() < 2 || fs::path(args[0]).filename() != "flowcorder") continue;
+        for (const auto& [pid, args] : flowcorder_processes()) {
+            if (pid == getppid()) continue;
             if (std::find(std::begin(kWords), std::end(kWords), args[1]) == std::end(kWords))
                 continue;
             if (verbose && round == 0)
@@ -697,7 +721,6 @@ int clean_leftovers(bool verbose) {
             ::kill(pid, round ? SIGKILL : SIGTERM);
             removed += round == 0;
         }
-        if (d) closedir(d);
         if (round == 0) std::this_thread::sleep_for(300ms);
     }
     DIR* d = opendir("/var/run/netns");
