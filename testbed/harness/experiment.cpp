@@ -207,7 +207,36 @@ Node parse_node(const toml::table& t, const std::string& file, const std::string
     return n;
 }
 
+// nginx and ab take only what their command lines and the generated
+// configuration express; settings of the other types would be ignored.
+void check_http(Fields& f, const Workload& w) {
+    if (w.expect != "ok")
+        f.fail("expect", "'" + w.expect + "': an http workload can only expect \"ok\"");
+    if (w.concurrency > w.connections)
+        f.fail("concurrency", std::to_string(w.concurrency) + " exceeds connections (" +
+                                  std::to_string(w.connections) +
+                                  "): ab cannot run more requests at a time than in total");
+    if (w.response > (uint64_t{1} << 30)) f.fail("response", "must be at most 1GiB");
+    for (const char* k :
+         {"bytes", "direction", "request", "requests", "user_timeout", "connect_timeout", "listen"})
+        if (f.has(k)) f.fail(k, "does not apply to an http workload");
+}
+
 }  // namespace
+
+const char* workload_type_name(WorkloadType t) {
+    switch (t) {
+        case WorkloadType::bulk:
+            return "bulk";
+        case WorkloadType::rr:
+            return "rr";
+        case WorkloadType::churn:
+            return "churn";
+        case WorkloadType::http:
+            return "http";
+    }
+    return "?";
+}
 
 uint64_t parse_size(const std::string& s) {
     static const std::regex re(R"(\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]?)(i?)[bB]?\s*)");
@@ -403,8 +432,10 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
             w.type = WorkloadType::rr;
         else if (type == "churn")
             w.type = WorkloadType::churn;
+        else if (type == "http")
+            w.type = WorkloadType::http;
         else
-            f.fail("type", "'" + type + "' is not a workload type: bulk, rr or churn");
+            f.fail("type", "'" + type + "' is not a workload type: bulk, rr, churn or http");
         w.client = f.str_req("client");
         w.server = f.str_req("server");
         for (const char* k : {"client", "server"}) {
@@ -446,6 +477,7 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
             f.fail("expect", "'" + w.expect + "' must be ok, refused, unreachable, timeout or any");
         if (auto v = f.duration("user_timeout")) w.user_timeout_ns = *v;
         if (auto v = f.duration("connect_timeout")) w.connect_timeout_ns = *v;
+        if (w.type == WorkloadType::http) check_http(f, w);
         f.no_unknown_keys();
         x.workloads.push_back(w);
     }

@@ -52,7 +52,12 @@ struct Route {
     std::string type = "unicast";
 };
 
-enum class WorkloadType { bulk, rr, churn };
+// bulk, rr, churn: `flowcorder workload`; http: nginx serves a file of
+// `response` bytes, ApacheBench fetches it `connections` times (one request
+// per connection), the truth comes from nginx's access log.
+enum class WorkloadType { bulk, rr, churn, http };
+
+const char* workload_type_name(WorkloadType t);
 
 struct Workload {
     std::string name;

@@ -20,11 +20,14 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "experiment.hpp"
+#include "http_workload.hpp"
 #include "impair/runner.hpp"
 #include "impair/sys.hpp"
 #include "process.hpp"
@@ -171,6 +174,7 @@ class Repetition {
             start_observers();
             run_workloads(problems);
             stop_all(problems);
+            write_http_truth(problems);
             analyse_captures(problems);
         } catch (...) {
             stop_all(problems);
@@ -305,7 +309,10 @@ class Repetition {
         for (const Workload& w : x_.workloads) {
             json truth = json::array();
             truth.push_back("truth/" + w.client + "-" + w.name + "-client.jsonl");
-            if (w.listen) {
+            if (w.type == WorkloadType::http) {
+                truth.push_back("truth/" + w.server + "-" + w.name + "-server.jsonl");
+                start_nginx(w);
+            } else if (w.listen) {
                 truth.push_back("truth/" + w.server + "-" + w.name + "-server.jsonl");
                 auto argv = in_netns(w.server);
                 const int64_t idle =
@@ -319,9 +326,7 @@ class Repetition {
                 servers_.push_back(std::move(c));
             }
             wls.push_back({{"name", w.name},
-                           {"type", w.type == WorkloadType::bulk ? "bulk"
-                                    : w.type == WorkloadType::rr ? "rr"
-                                                                 : "churn"},
+                           {"type", workload_type_name(w.type)},
                            {"client", w.client},
                            {"server", w.server},
                            {"server_addr", w.server_addr},
@@ -331,14 +336,16 @@ class Repetition {
                            {"truth", truth}});
         }
         for (auto& s : servers_) s->wait_for("ready", 10s);
+        for (auto& h : http_) wait_nginx_ready(h, 10s);
+        warm_neighbours();
 
         struct Pending {
             const Workload* w;
-            std::unique_ptr<Child> c;
+            std::vector<std::unique_ptr<Child>> cs;  // http: one ab per concurrent slot
             bool started = false, done = false;
         };
         std::vector<Pending> clients;
-        for (const Workload& w : x_.workloads) clients.push_back({&w, nullptr});
+        for (const Workload& w : x_.workloads) clients.push_back({&w, {}});
         struct Change {
             int64_t at;
             std::string link, dir, spec;
@@ -364,6 +371,19 @@ class Repetition {
             for (auto& p : clients) {
                 if (p.started || t < p.w->start_ns) continue;
                 const Workload& w = *p.w;
+                if (w.type == WorkloadType::http) {
+                    const auto abs = ab_argvs(w);
+                    for (size_t k = 0; k < abs.size(); ++k) {
+                        std::vector<std::string> argv = {"ip", "netns", "exec",
+                                                         naming_.netns(w.client)};
+                        argv.insert(argv.end(), abs[k].begin(), abs[k].end());
+                        const std::string tag = w.name + (k ? "-" + std::to_string(k) : "");
+                        p.cs.push_back(
+                            std::make_unique<Child>("client " + tag, argv, log("client-" + tag)));
+                    }
+                    p.started = true;
+                    continue;
+                }
                 auto argv = in_netns(w.client);
                 argv.insert(argv.end(),
                             {"workload",
@@ -371,9 +391,7 @@ class Repetition {
                              "--connect",
                              endpoint(w.server_addr, w.port),
                              "--type",
-                             w.type == WorkloadType::bulk ? "bulk"
-                             : w.type == WorkloadType::rr ? "rr"
-                                                          : "churn",
+                             workload_type_name(w.type),
                              "--truth",
                              dir_ / "truth" / (w.client + "-" + w.name + "-client.jsonl"),
                              "--host",
@@ -400,7 +418,8 @@ class Repetition {
                              secs(w.connect_timeout_ns)});
                 if (w.user_timeout_ns > 0)
                     argv.insert(argv.end(), {"--user-timeout", secs(w.user_timeout_ns)});
-                p.c = std::make_unique<Child>("client " + w.name, argv, log("client-" + w.name));
+                p.cs.push_back(
+                    std::make_unique<Child>("client " + w.name, argv, log("client-" + w.name)));
                 p.started = true;
             }
             while (next_change < changes.size() && t >= changes[next_change].at) {
@@ -414,19 +433,25 @@ class Repetition {
             }
             done = 0;
             for (auto& p : clients) {
-                if (p.started && !p.done && !p.c->running()) {
+                if (p.started && !p.done &&
+                    std::none_of(p.cs.begin(), p.cs.end(), [](auto& c) { return c->running(); })) {
                     p.done = true;
-                    if (p.c->exit_status() != 0)
-                        problems.push_back("workload " + p.w->name + ": client exited with " +
-                                           std::to_string(p.c->exit_status()) + ": " +
-                                           last_line(p.c->output_tail(600)));
+                    bool ok = true;
+                    for (auto& c : p.cs)
+                        if (c->exit_status() != 0) {
+                            ok = false;
+                            problems.push_back("workload " + p.w->name + ": " + c->name() +
+                                               " exited with " + std::to_string(c->exit_status()) +
+                                               ": " + last_line(c->output_tail(600)));
+                        }
+                    if (ok && p.w->type == WorkloadType::http) check_ab(*p.w, p.cs, problems);
                 }
                 done += p.done;
             }
             if (t > x_.timeout_ns) {
                 for (auto& p : clients)
                     if (p.started && !p.done) {
-                        p.c->stop(SIGKILL, 1s);
+                        for (auto& c : p.cs) c->stop(SIGKILL, 1s);
                         p.done = true;
                         problems.push_back("workload " + p.w->name + ": still running after " +
                                            secs(x_.timeout_ns) + " (experiment timeout); killed");
@@ -461,6 +486,11 @@ class Repetition {
             const int st = s->stop(SIGTERM, 8s);
             if (st != 0) problems.push_back(s->name() + " exited with " + std::to_string(st));
         }
+        // nginx: SIGQUIT is its graceful shutdown (finish, flush the log).
+        for (auto& h : http_) {
+            const int st = h.nginx->stop(SIGQUIT, 8s);
+            if (st != 0) problems.push_back(h.nginx->name() + " exited with " + std::to_string(st));
+        }
         std::this_thread::sleep_for(300ms);
         for (auto& a : agents_) {
             const int st = a->stop(SIGINT, 15s);
@@ -490,6 +520,148 @@ class Repetition {
         if (!capture_stems_.empty()) progress_.step("analysis");
     }
 
+    struct HttpServer {
+        const Workload* w;
+        HttpPaths paths;
+        std::unique_ptr<Child> nginx;
+        std::optional<uint64_t> ab_complete;  // ab's "Complete requests"
+    };
+
+    HttpServer* http_server(const Workload& w) {
+        for (auto& h : http_)
+            if (h.w == &w) return &h;
+        return nullptr;
+    }
+
+    // nginx in the server's namespace, configured from the repetition's
+    // directory (nothing of the system's /etc/nginx is read).
+    void start_nginx(const Workload& w) {
+        HttpServer h{&w, {}, nullptr, std::nullopt};
+        h.paths.dir = fs::absolute(dir_ / "http" / w.name);
+        h.paths.error_log = fs::absolute(dir_ / "logs" / ("nginx-" + w.name + "-error.log"));
+        fs::create_directories(h.paths.root());
+        fs::create_directories(h.paths.temp());
+        {
+            std::ofstream body(h.paths.root() + "/" + http_file_name(w), std::ios::binary);
+            const std::string chunk(64 * 1024, 'x');
+            for (uint64_t left = w.response; left > 0;) {
+                const uint64_t n = std::min<uint64_t>(left, chunk.size());
+                body.write(chunk.data(), static_cast<std::streamsize>(n));
+                left -= n;
+            }
+            std::ofstream(h.paths.conf()) << nginx_config(w, h.paths);
+            if (!body) throw std::runtime_error("cannot write " + h.paths.root());
+        }
+        h.nginx = std::make_unique<Child>(
+            "nginx " + w.name,
+            std::vector<std::string>{"ip", "netns", "exec", naming_.netns(w.server),
+                                     "/usr/sbin/nginx", "-p", h.paths.dir, "-e", h.paths.error_log,
+                                     "-c", h.paths.conf()},
+            log("server-" + w.name));
+        http_.push_back(std::move(h));
+    }
+
+    // Ready once the pid file is written and the socket listens (checked
+    // with ss, not a connection: the agent would see that connection).
+    void wait_nginx_ready(HttpServer& h, std::chrono::milliseconds timeout) {
+        const auto end = std::chrono::steady_clock::now() + timeout;
+        const std::string port = std::to_string(h.w->port);
+        for (;;) {
+            check_interrupt();
+            if (!h.nginx->running())
+                throw std::runtime_error(h.nginx->name() + " exited with " +
+                                         std::to_string(h.nginx->exit_status()) +
+                                         " while starting; see " + h.paths.error_log + ": " +
+                                         last_line(tail_of(h.paths.error_log)));
+            if (fs::exists(h.paths.pid_file())) {
+                const auto r = impair::run_cmd({"ip", "netns", "exec", naming_.netns(h.w->server),
+                                                "ss", "-Hltn", "sport = :" + port});
+                if (r.status == 0 && r.output.find(":" + port) != std::string::npos) return;
+            }
+            if (std::chrono::steady_clock::now() >= end)
+                throw std::runtime_error(h.nginx->name() + " does not listen on " +
+                                         endpoint(h.w->server_addr, h.w->port) + " after " +
+                                         std::to_string(timeout.count()) + " ms; see " +
+                                         h.paths.error_log);
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+
+    // ab's connect() calls are not timed, so a client's first RTT sample
+    // must not include address resolution: one ping resolves the neighbours
+    // (ICMP: no connection for the agents) before the workloads start.
+    void warm_neighbours() {
+        std::set<std::pair<std::string, std::string>> done;
+        for (const auto& h : http_) {
+            if (!done.insert({h.w->client, h.w->server_addr}).second) continue;
+            impair::run_cmd({"ip", "netns", "exec", naming_.netns(h.w->client), "ping", "-c", "1",
+                             "-W", "2", h.w->server_addr});
+        }
+    }
+
+    // The ab processes' summaries, added up.
+    void check_ab(const Workload& w, const std::vector<std::unique_ptr<Child>>& abs,
+                  std::vector<std::string>& problems) {
+        AbSummary s{0, 0, 0};
+        for (const auto& c : abs) {
+            const AbSummary one = parse_ab_output(c->output_tail(1 << 16));
+            if (!one.complete) s.complete.reset();
+            if (s.complete) *s.complete += *one.complete;
+            *s.failed += one.failed.value_or(0);
+            *s.non_2xx += one.non_2xx.value_or(0);
+        }
+        if (auto* h = http_server(w)) h->ab_complete = s.complete;
+        if (!s.complete)
+            problems.push_back("workload " + w.name + ": ab printed no \"Complete requests\"");
+        else if (*s.complete != w.connections)
+            problems.push_back("workload " + w.name + ": ab completed " +
+                               std::to_string(*s.complete) + " of " +
+                               std::to_string(w.connections) + " requests");
+        if (s.failed && *s.failed > 0)
+            problems.push_back("workload " + w.name + ": ab reports " + std::to_string(*s.failed) +
+                               " failed requests");
+        if (s.non_2xx && *s.non_2xx > 0)
+            problems.push_back("workload " + w.name + ": ab reports " + std::to_string(*s.non_2xx) +
+                               " non-2xx responses");
+    }
+
+    static std::string tail_of(const std::string& path) {
+        std::ifstream in(path);
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        return text.size() > 600 ? text.substr(text.size() - 600) : text;
+    }
+
+    // After nginx stopped (its log is complete): access log -> truth of both sides.
+    void write_http_truth(std::vector<std::string>& problems) {
+        for (const auto& h : http_) {
+            const Workload& w = *h.w;
+            std::ifstream in(h.paths.access_log());
+            if (!in) {
+                problems.push_back("workload " + w.name + ": no access log " +
+                                   h.paths.access_log());
+                continue;
+            }
+            const std::string text((std::istreambuf_iterator<char>(in)), {});
+            HttpTruth t;
+            try {
+                t = access_log_to_truth(text, w);
+            } catch (const std::exception& e) {
+                problems.push_back("workload " + w.name + ": " + h.paths.access_log() + ": " +
+                                   e.what());
+                continue;
+            }
+            for (const auto& p : t.problems) problems.push_back("workload " + w.name + ": " + p);
+            if (h.ab_complete && *h.ab_complete != t.server.size())
+                problems.push_back("workload " + w.name + ": ab completed " +
+                                   std::to_string(*h.ab_complete) + " requests but nginx logged " +
+                                   std::to_string(t.server.size()));
+            std::ofstream so(dir_ / "truth" / (w.server + "-" + w.name + "-server.jsonl"));
+            for (const auto& l : t.server) so << l << "\n";
+            std::ofstream co(dir_ / "truth" / (w.client + "-" + w.name + "-client.jsonl"));
+            for (const auto& l : t.client) co << l << "\n";
+        }
+    }
+
     void write_manifest() { std::ofstream(dir_ / "manifest.json") << manifest_.dump(2) << "\n"; }
 
     void teardown() {
@@ -512,6 +684,7 @@ class Repetition {
     std::vector<std::string> capture_stems_;
     // Declared in start order: destroyed (stopped) in reverse.
     std::vector<std::unique_ptr<Child>> links_, captures_, agents_, servers_;
+    std::vector<HttpServer> http_;  // after servers_: stopped first
     bool stopped_ = false;
 };
 

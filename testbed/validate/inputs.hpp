@@ -48,6 +48,9 @@ struct TruthConn {
     int64_t t_start_ns = 0, t_end_ns = 0;
     std::string outcome, closed_by;
     bool tcp_info_at_close = false;
+    // false: t_start_ns only brackets the connection from before, it is not
+    // the connect() call (the http workload's client side).
+    bool t_start_connect = true;
     std::optional<std::map<std::string, double>> tcp_info;
 };
 

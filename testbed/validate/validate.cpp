@@ -352,7 +352,8 @@ class RepValidator {
     // so only active opens are compared.)
     void compare_open(const TruthConn& t, const AgentConn& c) {
         const auto& p0 = c.profiles.front();
-        if (t.role != "client" || p0.start_state != kNew || t.t_start_ns <= 0) return;
+        if (t.role != "client" || p0.start_state != kNew || t.t_start_ns <= 0 || !t.t_start_connect)
+            return;
         add(t, &c, "window_start_ns", kWorkload,
             static_cast<double>(p0.window_start_ns - t.t_start_ns), 0,
             "offset of the opening window's start from the connect() call (ns)");
@@ -449,7 +450,8 @@ class RepValidator {
                 n -= 1;
             } else if (!client && out.rounds_first_us) {
                 n = 0;
-            } else if (client && out.rounds_first_us && e.handshake_ns && t.t_start_ns > 0) {
+            } else if (client && out.rounds_first_us && e.handshake_ns && t.t_start_ns > 0 &&
+                       t.t_start_connect) {
                 // The kernel times the SYN from when TCP sent it, inside
                 // connect(); the wire sees it only once the neighbour (ARP,
                 // NDP) is resolved. So the first round runs from the

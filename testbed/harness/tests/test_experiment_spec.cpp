@@ -192,7 +192,25 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"name = \"r1\"", "name = \"client\"", "router[0].name: 'client' is already used"},
         BadCase{"seed = 7", "seed = \"seven\"", "x.toml:4: experiment.seed: must be an integer"},
         BadCase{"[[workload]]\nname = \"web\"", "[[workload]]\nname = \"web\"\n[[workload",
-                "x.toml:"}));
+                "x.toml:"},
+        // http: only what nginx and ab are told.
+        BadCase{
+            "type = \"rr\"\nclient", "type = \"http\"\nexpect = \"refused\"\nclient",
+            "x.toml:64: workload[1].expect: 'refused': an http workload can only expect \"ok\""},
+        BadCase{"type = \"rr\"\nclient", "type = \"http\"\nclient",
+                "x.toml:68: workload[1].request: does not apply to an http workload"},
+        BadCase{"type = \"rr\"\nclient", "type = \"http\"\nconcurrency = 9\nclient",
+                "x.toml:64: workload[1].concurrency: 9 exceeds connections (1)"}));
+
+TEST(ExperimentSpec, HttpWorkloadParses) {
+    std::string text = mutate("type = \"rr\"", "type = \"http\"");
+    for (const char* gone : {"request = 200\n", "requests = 5\n"})
+        text.erase(text.find(gone), std::string(gone).size());
+    const Experiment x = parse_experiment_text(text, "x.toml");
+    EXPECT_EQ(x.workloads[1].type, WorkloadType::http);
+    EXPECT_EQ(x.workloads[1].response, 10000u);
+    EXPECT_STREQ(workload_type_name(x.workloads[1].type), "http");
+}
 
 TEST(ExperimentSpec, NoWorkloadsOrHostsIsAnError) {
     EXPECT_NE(parse_error("[experiment]\nname = \"a\"\n").find("no [[host]] declared"),
