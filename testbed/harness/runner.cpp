@@ -871,7 +871,10 @@ int run_experiments(const RunOptions& o) {
     }
     if (o.validate) {
         std::fflush(stdout);
-        const int v = run_child_inherit({o.flowcorder, "validate", run_dir});
+        std::vector<std::string> argv = {o.flowcorder, "validate", run_dir};
+        // The default suite is meant to cover every KPI group of the design.
+        if (o.files.empty()) argv.push_back("--require-coverage");
+        const int v = run_child_inherit(argv);
         if (v != 0) status = v == 1 ? 1 : v;
     }
     std::printf("\nrun directory: %s (%s)\n", run_dir.c_str(),

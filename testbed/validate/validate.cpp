@@ -627,7 +627,8 @@ Row make_row(const std::string& experiment, const std::string& protocol, const s
     return row;
 }
 
-void judge(Result& r, const std::map<std::string, std::map<std::string, Tolerance>>& tolerances,
+void judge(Result& r, bool require_coverage,
+           const std::map<std::string, std::map<std::string, Tolerance>>& tolerances,
            const std::set<std::string>& agent_experiments) {
     using Key = std::tuple<std::string, std::string, std::string, std::string>;
     std::map<Key, std::vector<Detail*>> groups;
@@ -674,6 +675,10 @@ void judge(Result& r, const std::map<std::string, std::map<std::string, Toleranc
         }
         row.pass = row.compared > 0;
         for (const auto& s : by) row.note += (row.note.empty() ? "" : " ") + s;
+        if (!row.pass && !require_coverage) {
+            r.not_covered.push_back(group);
+            continue;
+        }
         if (!row.pass) row.note = "no source compared this KPI in the run";
         r.rows.push_back(row);
     }
@@ -725,7 +730,7 @@ Tolerance default_tolerance(const std::string& kpi, const std::string& source) {
     return {2, 0.10, 1.0};
 }
 
-Result validate_run(const std::string& run_dir) {
+Result validate_run(const std::string& run_dir, bool require_coverage) {
     Result r;
     r.run_dir = run_dir;
     std::vector<Manifest> manifests;
@@ -762,7 +767,7 @@ Result validate_run(const std::string& run_dir) {
     }
     r.experiments = static_cast<int>(experiments.size());
     r.repetitions = static_cast<int>(manifests.size());
-    judge(r, tolerances, agent_experiments);
+    judge(r, require_coverage, tolerances, agent_experiments);
     return r;
 }
 

@@ -67,7 +67,8 @@ struct Result {
     std::string run_dir;
     std::vector<Detail> details;
     std::vector<Row> rows;
-    std::vector<std::string> warnings;  // inputs skipped on purpose (pcap drops, no log...)
+    std::vector<std::string> warnings;     // inputs skipped on purpose (pcap drops, no log...)
+    std::vector<std::string> not_covered;  // KPI groups no source compared (coverage not required)
     int experiments = 0;
     int repetitions = 0;
     int64_t truth_connections = 0;
@@ -76,8 +77,11 @@ struct Result {
 };
 
 // Reads RUN_DIR/*/rep-*/manifest.json and RUN_DIR/profiles.sqlite and judges
-// every comparison. Throws InputError on unusable input.
-Result validate_run(const std::string& run_dir);
+// every comparison. Throws InputError on unusable input. With
+// `require_coverage` (a suite meant to cover DESIGN.md's TCP table) a KPI
+// group compared against nothing is a failed row; otherwise (one experiment
+// run on its own) it is only listed in Result::not_covered.
+Result validate_run(const std::string& run_dir, bool require_coverage = false);
 
 // The default tolerance of a (kpi, source) before the manifest's overrides.
 Tolerance default_tolerance(const std::string& kpi, const std::string& source);

@@ -21,12 +21,16 @@ void add_validate_command(CLI::App& app) {
         "impairment log); write validation.csv, validation-details.csv and the report");
     auto run_dir = std::make_shared<std::string>();
     auto no_report = std::make_shared<bool>(false);
+    auto coverage = std::make_shared<bool>(false);
     cmd->add_option("run_dir", *run_dir, "Run directory (results/<run-id>)")->required();
     cmd->add_flag("--no-report", *no_report, "Write only the CSV files, no report or plots");
-    cmd->callback([run_dir, no_report] {
+    cmd->add_flag("--require-coverage", *coverage,
+                  "Fail if a KPI group of the design's TCP table was compared against nothing "
+                  "(flowcorder run sets it for the default suite)");
+    cmd->callback([run_dir, no_report, coverage] {
         validate::Result result;
         try {
-            result = validate::validate_run(*run_dir);
+            result = validate::validate_run(*run_dir, *coverage);
         } catch (const validate::InputError& e) {
             std::fprintf(stderr, "flowcorder validate: %s\n", e.what());
             throw CLI::RuntimeError(2);
@@ -40,6 +44,12 @@ void add_validate_command(CLI::App& app) {
             throw CLI::RuntimeError(2);
         }
         std::fputs(validate::summary_table(result, isatty(STDOUT_FILENO)).c_str(), stdout);
+        if (!result.not_covered.empty()) {
+            std::string groups;
+            for (const auto& g : result.not_covered) groups += " " + g;
+            std::printf("not compared in this run (fine for a single experiment):%s\n",
+                        groups.c_str());
+        }
         std::printf("%s: %s\n", result.all_pass() ? "pass" : "fail", run_dir->c_str());
         if (!result.all_pass()) throw CLI::RuntimeError(1);
     });

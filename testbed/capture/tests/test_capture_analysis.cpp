@@ -534,9 +534,9 @@ TEST(CaptureAnalysis, JsonHasEveryFieldOfTheFormat) {
                           "synack", "handshake_ns", "c2s", "s2c"})
         EXPECT_TRUE(c.contains(k)) << k;
     EXPECT_TRUE(c["handshake_ns"].is_null());
-    for (const char* k :
-         {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes", "dup_segs",
-          "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "fin", "fin_retrans", "rst", "rtt", "rtt_rounds"})
+    for (const char* k : {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes",
+                          "dup_segs", "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "fin",
+                          "fin_retrans", "rst", "rtt", "rtt_rounds"})
         EXPECT_TRUE(c["c2s"].contains(k)) << k;
     for (const char* k : {"samples", "mean_us", "var_us2", "min_us", "max_us"})
         EXPECT_TRUE(c["s2c"]["rtt"].contains(k)) << k;

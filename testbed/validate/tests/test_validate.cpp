@@ -692,3 +692,17 @@ TEST_F(Validate, FailingRowsAreReportedInTheCsv) {
 }
 
 }  // namespace
+
+// Without TCP_INFO nothing compares RTO stalls: a single experiment may not
+// cover every KPI group, a suite that must cover them fails.
+TEST_F(Validate, UncoveredKpiGroupFailsOnlyWhenCoverageIsRequired) {
+    for (auto& side : run.sides) side.truth["tcp_info"] = nullptr;
+    run.write(dir.path());
+    const auto relaxed = validate::validate_run(dir.path().string(), false);
+    EXPECT_TRUE(relaxed.all_pass()) << ::testing::PrintToString(failing(relaxed));
+    EXPECT_NE(std::find(relaxed.not_covered.begin(), relaxed.not_covered.end(), "stalls"),
+              relaxed.not_covered.end());
+    const auto strict = validate::validate_run(dir.path().string(), true);
+    EXPECT_EQ(failing(strict).count("coverage:stalls/any"), 1u);
+    EXPECT_FALSE(strict.all_pass());
+}
