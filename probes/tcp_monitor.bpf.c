@@ -332,6 +332,32 @@ int BPF_PROG(fc_error_report, const struct sock *sk)
     return 0;
 }
 
+/* The overhead evaluation's "naive" agent (experiments/overhead): what an
+ * agent pays if it reads the connection's state on every received segment
+ * instead of on the slow paths only. Loaded only with `agent --naive`, never
+ * otherwise. The snapshot goes to a per-CPU scratch slot (no stack room). */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct fc_tcp_snapshot);
+} naive_scratch SEC(".maps");
+
+SEC("raw_tp/tcp_probe")
+int BPF_PROG(fc_naive_segment, const struct sock *sk, const struct sk_buff *skb)
+{
+    struct fc_conn_state *st = lookup(sk);
+    if (!st)
+        return 0;
+    __u32 zero = 0;
+    struct fc_tcp_snapshot *snap = bpf_map_lookup_elem(&naive_scratch, &zero);
+    if (!snap)
+        return 0;
+    fill_snapshot(sk, st, snap);
+    stat_inc(FC_STAT_NAIVE_SEGMENTS);
+    return 0;
+}
+
 SEC("raw_tp/tcp_receive_reset")
 int BPF_PROG(fc_receive_reset, const struct sock *sk)
 {

@@ -111,6 +111,7 @@ enum fc_stat {
     FC_STAT_HDR_CB,      /* sockops header-parse callbacks (slow-path segments) */
     FC_STAT_DUP_DROPS,   /* duplicate segments seen through kfree_skb */
     FC_STAT_NOT_TRACKED, /* transitions of connections opened before the agent */
+    FC_STAT_NAIVE_SEGMENTS, /* segments seen by the naive variant (agent --naive only) */
     FC_STAT_MAX,
 };
 

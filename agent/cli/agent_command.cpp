@@ -38,6 +38,7 @@ struct AgentOptions {
     uint32_t enterprise = ipfix::kDefaultEnterpriseNumber;
     uint32_t max_connections = 65536;
     bool no_ooo_distance = false;
+    bool naive = false;
     double duration_s = 0;
     double stats_interval_s = 10;
     std::string cgroup;
@@ -126,6 +127,7 @@ int run_agent(const AgentOptions& o) {
     popts.netns_inode = o.netns.empty() ? 0 : tcp::resolve_netns_inode(o.netns);
     popts.max_connections = o.max_connections;
     popts.ooo_distance = !o.no_ooo_distance;
+    popts.naive_per_segment = o.naive;
     popts.cgroup_path = o.cgroup;
 
     WallClock clock;
@@ -221,6 +223,10 @@ void add_agent_command(CLI::App& app) {
     sub->add_option("--cgroup", o->cgroup,
                     "cgroup-v2 directory for the sockops probe (default: the mount point)");
     sub->add_flag("--quiet", o->quiet, "No progress lines on stderr");
+    sub->add_flag("--naive", o->naive,
+                  "Overhead evaluation only: also read every connection's state on each "
+                  "received segment (raw tracepoint tcp_probe), as a naive per-segment agent "
+                  "would; the profiles are unchanged, only the cost grows");
     sub->callback([o] {
         int rc = 0;
         try {

@@ -147,6 +147,7 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
     ro->drop_reason_paws =
         drop_reason_value(vmlinux.get(), "SKB_DROP_REASON_TCP_RFC7323_PAWS", &paws) ? paws : ~0u;
     if (!caps_.duplicate_detection) bpf_program__set_autoload(skel_->progs.fc_kfree_skb, false);
+    bpf_program__set_autoload(skel_->progs.fc_naive_segment, opts.naive_per_segment);
 
     bpf_map__set_max_entries(skel_->maps.conns, opts.max_connections);
     bpf_map__set_max_entries(skel_->maps.events, opts.ringbuf_bytes);
@@ -170,6 +171,8 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
         {skel_->progs.fc_kfree_skb, &skel_->links.fc_kfree_skb, "raw tracepoint kfree_skb"},
         {skel_->progs.fc_error_report, &skel_->links.fc_error_report,
          "raw tracepoint inet_sk_error_report"},
+        {skel_->progs.fc_naive_segment, &skel_->links.fc_naive_segment,
+         "raw tracepoint tcp_probe (naive variant)"},
     };
     for (auto& tp : tps) {
         if (!bpf_program__autoload(tp.prog)) continue;

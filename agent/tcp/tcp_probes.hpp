@@ -22,6 +22,9 @@ struct ProbeOptions {
     uint32_t ringbuf_bytes = 1u << 22;
     bool ooo_distance = true;  // sockops header callback on slow-path segments
     std::string cgroup_path;   // empty: the cgroup-v2 mount point
+    // The overhead evaluation's naive variant: also read the state on every
+    // received segment (raw tracepoint tcp_probe). Costs; never the default.
+    bool naive_per_segment = false;
 };
 
 struct ProbeStats {
