@@ -131,7 +131,7 @@ json environment(const RunOptions& o) {
     const std::string pkgs =
         cmd_output({"dpkg-query", "-W", "-f", "${Package} ${Version}\\n", "libbpf1", "libfixbuf9",
                     "libfixbuf-dev", "libpcap0.8", "iproute2", "tshark", "mininet", "sqlite3",
-                    "clang", "bpftool", "nftables"});
+                    "clang", "bpftool", "nftables", "nginx-light", "apache2-utils"});
     std::istringstream in(pkgs);
     for (std::string p, v; in >> p >> v;) pk[p] = v;
     env["packages"] = pk;
