@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all deps build run demo test bench cnf clean-leftovers format clean
+.PHONY: all deps build run demo test bench bench-overhead bench-impairment cnf clean-leftovers format clean
 
 all: build
 
@@ -29,8 +29,16 @@ test: deps build
 	bash tools/clean-leftovers.sh --quiet
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
 
-# Benchmarks (not tests). The impairment engine's: results/bench-impairment/summary.json.
-bench: deps build
+# Benchmarks (not tests): the overhead evaluation (issue #6; experiments/overhead/run.sh,
+# results/bench-overhead/summary.json and report.html; QUICK=1 for a one-minute pass)
+# and the impairment engine's (results/bench-impairment/summary.json).
+bench: bench-overhead bench-impairment
+
+bench-overhead: deps build
+	bash tools/clean-leftovers.sh --quiet
+	bash experiments/overhead/run.sh results/bench-overhead $(if $(QUICK),--quick,)
+
+bench-impairment: deps build
 	bash tools/clean-leftovers.sh --quiet
 	$(BUILD)/fc_impair_bench $(BUILD)/flowcorder results/bench-impairment
 
