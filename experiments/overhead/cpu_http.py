@@ -154,7 +154,7 @@ class Testbed:
         with open(out_path, "w") as out, open(err_path, "w") as err:
             p = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                  preexec_fn=pre, start_new_session=True)
-        p.out_path, p.err_path, p.name = out_path, err_path, name
+        p.out_path, p.err_path, p.name, p.cgroup = out_path, err_path, name, cgroup
         self.procs.append(p)
         return p
 
@@ -200,16 +200,25 @@ class Testbed:
         return path
 
     def rmcg(self, path):
-        for _ in range(100):
+        """Removes an (empty) cgroup; one still busy stays listed for close()."""
+        for _ in range(50):
             try:
                 os.rmdir(path)
-                break
             except FileNotFoundError:
-                break
+                pass
             except OSError:
                 time.sleep(0.02)  # an exited process may take a moment to leave
-        if path in self.cgroups:
-            self.cgroups.remove(path)
+                continue
+            if path in self.cgroups:
+                self.cgroups.remove(path)
+            return True
+        return False
+
+    def stop_all_in(self, cgroup):
+        """Stops every process we started into cgroup (after an error)."""
+        for p in list(self.procs):
+            if getattr(p, "cgroup", None) == cgroup:
+                self.stop(p, signal.SIGTERM, timeout=5)
 
     # ----------------------------------------------------------- topology
 
@@ -350,6 +359,8 @@ class Testbed:
         finally:
             if h is not None:
                 self.stop_agents_quietly(h)
+            for path in (cg_work, cg_agents):
+                self.stop_all_in(path)
             for path in (cg_work, cg_agents, cg_run):
                 self.rmcg(path)
             for f in os.listdir(self.tmp):
@@ -458,6 +469,7 @@ class Testbed:
         finally:
             if h is not None:
                 self.stop_agents_quietly(h)
+            self.stop_all_in(cg)
             self.rmcg(cg)
             for f in os.listdir(self.tmp):
                 if f.startswith(tag + "-"):
@@ -614,6 +626,8 @@ def main():
     def on_term(signum, frame):
         raise SystemExit(128 + signum)
 
+    # Explicitly: a shell that starts us in the background would leave SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
 
@@ -643,6 +657,9 @@ def main():
     except KeyboardInterrupt:
         log("interrupted: cleaning up")
         rc = 130
+    except SystemExit:
+        log("terminated: cleaning up")
+        raise
     except (Failure, OSError, subprocess.SubprocessError, ValueError) as e:
         log("error: %s" % e)
         rc = 1
