@@ -12,7 +12,6 @@ A missing part is reported as not measured, never invented.
 import base64
 import html
 import json
-import math
 import os
 import sys
 import time
@@ -401,13 +400,25 @@ def build_blocks(summary, cpu_http, others, plots):
         b.append(("h", 2, "From %s.json" % name))
         src = doc.get("summary") if isinstance(doc.get("summary"), dict) else doc
         rows = []
+
+        def walk(prefix, v, depth):
+            if len(rows) >= 60:
+                return
+            if isinstance(v, bool):
+                rows.append(["`%s`" % prefix, str(v).lower()])
+            elif isinstance(v, (int, float, str)):
+                rows.append(["`%s`" % prefix, v if isinstance(v, str) else fmt(v)])
+            elif isinstance(v, dict) and value_of(v) is not None and (
+                    "median" in v or "value" in v):
+                rows.append(["`%s`" % prefix, fmt_stat(v) if ci_of(v) else fmt(value_of(v))])
+            elif isinstance(v, dict) and depth < 3:
+                for k2, v2 in v.items():
+                    walk(prefix + "." + str(k2), v2, depth + 1)
+
         for k, v in src.items():
-            if isinstance(v, (int, float, str)) and not isinstance(v, bool):
-                rows.append(["`%s`" % k, fmt(v) if not isinstance(v, str) else v])
-            elif isinstance(v, dict) and value_of(v) is not None:
-                rows.append(["`%s`" % k, fmt_stat(v) if ci_of(v) else fmt(value_of(v))])
+            walk(str(k), v, 0)
         b.append(("table", ["key", "value"], rows) if rows else
-                 ("p", "No scalar figures at its top level; see the file."))
+                 ("p", "No scalar figures in it; see the file."))
     b.append(("h", 2, "Plots"))
     if isinstance(plots, str):
         b.append(("p", plots))
