@@ -30,8 +30,8 @@ Everything created (namespaces, processes, cgroups, files) is removed on
 exit, on error and on Ctrl-C. Needs root.
 
   cpu_http.py --quick --out /tmp/x.json     about a minute
-  cpu_http.py --out results/.../cpu_http.json   full: about 15 minutes
-                                            (CPU ~11 min: 180 runs of 3 s; HTTP ~5 min)
+  cpu_http.py --out results/.../cpu_http.json   full: about 16 minutes
+                                            (CPU ~11 min: 180 runs of 3 s; HTTP ~5 min; --rounds 8 for ~14)
   cpu_http.py --self-test                   unit tests of the statistics
 """
 

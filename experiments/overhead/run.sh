@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The overhead evaluation (issue #6), every part in order, then the summary.
 #   experiments/overhead/run.sh OUTDIR [--quick]
-# Quick: a few minutes, noisy (a smoke test). Full: about 15 min for the CPU
+# Quick: about a minute per part, noisy (a smoke test). Full: about 16 min for the CPU
 # and HTTP part, plus the micro-benchmark and kernel/memory/export parts.
 # Needs root and a built build/flowcorder. Every part cleans up after itself.
 set -euo pipefail
