@@ -5,7 +5,7 @@
 # Usage: experiments/overhead/micro.sh OUTDIR [--quick] [--build DIR]
 #
 #   full (default): fc_agent_bench with 5 repetitions, then fc_ingest_race
-#                   with 5 repetitions of 5-second trials; about 10 minutes.
+#                   with 3 repetitions of 3-second trials; about 6 minutes.
 #   --quick:        1 repetition each, 1-second trials; under a minute.
 #
 # Writes OUTDIR/bench.json (Google Benchmark JSON, every repetition),
@@ -62,7 +62,7 @@ if [[ $QUICK -eq 1 ]]; then
     RACE_ARGS=(--quick)
 else
     BENCH_ARGS=(--benchmark_repetitions=5 --benchmark_min_time=1)
-    RACE_ARGS=(--reps 5 --trial-seconds 5 --bisect 5)
+    RACE_ARGS=(--reps 3 --trial-seconds 3 --bisect 5)
 fi
 
 echo "micro.sh: fc_agent_bench ${BENCH_ARGS[*]}" >&2
