@@ -183,9 +183,13 @@ void SqliteStore::maybe_commit() {
 
 void SqliteStore::bind_record(sqlite3_stmt* st, const Record& r,
                               const std::vector<std::string>& cols, int first) {
+    // Column -> registry field, once per (column list, template): looking it
+    // up per row and column cost more than SQLite's insert itself.
+    auto& fields = column_fields_[{&cols, r.tmpl}];
+    if (fields.empty())
+        for (const std::string& c : cols) fields.push_back(field_for(r.tmpl, c));
     int i = first;
-    for (const std::string& c : cols) {
-        const FieldDef* f = field_for(r.tmpl, c);
+    for (const FieldDef* f : fields) {
         if (!f) {
             sqlite3_bind_null(st, i++);
             continue;
@@ -210,9 +214,9 @@ void SqliteStore::bind_record(sqlite3_stmt* st, const Record& r,
 
 namespace {
 void step(sqlite3* db, sqlite3_stmt* st) {
+    // Every insert binds every parameter, so bindings need no clearing.
     const int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         throw std::runtime_error(std::string("SQLite insert: ") + sqlite3_errmsg(db));
 }

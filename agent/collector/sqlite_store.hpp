@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,11 @@ class SqliteStore {
     void exec(const std::string& sql);
     void bind_record(sqlite3_stmt* st, const ipfix::Record& r, const std::vector<std::string>& cols,
                      int first);
+
+    // Registry field behind each column, per (column list, template).
+    std::map<std::pair<const std::vector<std::string>*, ipfix::TemplateKey>,
+             std::vector<const ipfix::FieldDef*>>
+        column_fields_;
 
     sqlite3* db_ = nullptr;
     sqlite3_stmt* ins_profile_ = nullptr;
