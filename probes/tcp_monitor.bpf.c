@@ -41,6 +41,7 @@ const volatile __u8 rtt_cb_has_sample = 1;     /* RTT_CB passes the sample (Linu
 const volatile __u32 drop_reason_old_data = 0; /* enum skb_drop_reason values, */
 const volatile __u32 drop_reason_old_seq = 0;  /* read from this kernel's BTF */
 const volatile __u32 drop_reason_paws = ~0u;
+const volatile __u64 ringbuf_wakeup_bytes = 0; /* 0: wake the agent for every event */
 
 __u64 next_conn_id = 1;
 
@@ -148,7 +149,11 @@ static __always_inline void emit(const struct sock *sk, struct fc_conn_state *st
     else
         __builtin_memset(&e->key, 0, sizeof(e->key));
     fill_snapshot(sk, st, &e->snap);
-    bpf_ringbuf_submit(e, 0);
+    /* Waking the agent for every event costs a context switch per
+     * transition on a busy host; the agent drains the ring on its own
+     * poll period anyway. Wake it only when the ring fills up. */
+    __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+    bpf_ringbuf_submit(e, avail >= ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
     stat_inc(FC_STAT_EVENTS);
 }
 

@@ -151,6 +151,7 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
 
     bpf_map__set_max_entries(skel_->maps.conns, opts.max_connections);
     bpf_map__set_max_entries(skel_->maps.events, opts.ringbuf_bytes);
+    ro->ringbuf_wakeup_bytes = opts.batch_wakeups ? opts.ringbuf_bytes / 8 : 0;
 
     if (int err = tcp_monitor_bpf__load(skel_.get()))
         throw error("the kernel refused to load the TCP probes (root, BPF and BTF are needed)",
@@ -206,7 +207,10 @@ int TcpProbes::on_sample(void* ctx, void* data, size_t size) {
 int TcpProbes::poll(int timeout_ms) {
     int n = ring_buffer__poll(ring_.get(), timeout_ms);
     if (n < 0 && n != -EINTR) throw error("reading the probes' ring buffer failed", n);
-    return n < 0 ? 0 : n;
+    // Events submitted without a wakeup raise no epoll event: drain them.
+    const int m = ring_buffer__consume(ring_.get());
+    if (m < 0 && m != -EINTR) throw error("reading the probes' ring buffer failed", m);
+    return (n < 0 ? 0 : n) + (m < 0 ? 0 : m);
 }
 
 ProbeStats TcpProbes::stats() const {

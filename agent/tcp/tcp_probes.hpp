@@ -25,6 +25,9 @@ struct ProbeOptions {
     // The overhead evaluation's naive variant: also read the state on every
     // received segment (raw tracepoint tcp_probe). Costs; never the default.
     bool naive_per_segment = false;
+    // Wake the agent only when the ring is 1/8 full; it drains the ring on
+    // every poll period (the caller's timeout) regardless.
+    bool batch_wakeups = true;
 };
 
 struct ProbeStats {
