@@ -330,7 +330,7 @@ RunFixture consistent_run() {
                     {"data_segs_in", 10},
                     {"total_retrans", 3},
                     {"rcv_ooopack", 0},
-                    {"total_rto", 1},
+                    {"total_rto", 0},
                     {"dsack_dups", 1},
                     {"reord_seen", 1},
                     {"rtt", 21000},
@@ -705,4 +705,15 @@ TEST_F(Validate, UncoveredKpiGroupFailsOnlyWhenCoverageIsRequired) {
     const auto strict = validate::validate_run(dir.path().string(), true);
     EXPECT_EQ(failing(strict).count("coverage:stalls/any"), 1u);
     EXPECT_FALSE(strict.all_pass());
+}
+
+// After an RTO the sender marks everything outstanding lost, queued packets
+// included: lost_segs is then not judged against the link's drops.
+TEST_F(Validate, LostSegmentsAreNotJudgedAfterAnRto) {
+    for (auto& side : run.sides)
+        if (side.truth["role"] == "client") side.truth["tcp_info"]["total_rto"] = 1;
+    for (int k = 0; k < 3; ++k) profile(0, k)["rto_stalls"] = int64_t{k == 1 ? 1 : 0};
+    const auto r = judge_run();
+    for (const auto& row : r.rows)
+        EXPECT_NE(row.kpi + "/" + row.source, "lost_segs/impairment_log");
 }
