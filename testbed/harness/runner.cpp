@@ -88,7 +88,6 @@ std::string secs(int64_t ns) {
     return b;
 }
 
-bool tty() { return isatty(1); }
 
 // Progress lines: one per phase, prefixed with the repetition.
 class Progress {
@@ -879,7 +878,6 @@ int run_experiments(const RunOptions& o) {
     }
     std::printf("\nrun directory: %s (%s)\n", run_dir.c_str(),
                 status == 0 ? "all verdicts pass" : "FAILED");
-    (void)tty;
     return status;
 }
 
