@@ -88,7 +88,6 @@ std::string secs(int64_t ns) {
     return b;
 }
 
-
 // Progress lines: one per phase, prefixed with the repetition.
 class Progress {
   public:
