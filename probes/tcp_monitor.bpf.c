@@ -115,6 +115,24 @@ static __always_inline void fill_snapshot(const struct sock *sk, const struct fc
     s->anc = st->anc;
 }
 
+/* The errno of the oldest ICMP error queued on the socket, or 0.
+ *
+ * Why: the application may consume sk_err (SO_ERROR, a failed read) before
+ * the close tracepoint reads it. On an IPv4 socket tcp_v4_err() queues the
+ * ICMP error first (ip_icmp_error, RECVERR or not), which already wakes
+ * pollers, and only then sets sk_err and closes: a poller on another CPU can
+ * read and clear sk_err in between. The queued copy stays until someone reads
+ * MSG_ERRQUEUE, so it still says why the connection failed. */
+static __always_inline __s32 queued_icmp_errno(const struct sock *sk)
+{
+    const struct sk_buff *skb = BPF_CORE_READ(sk, sk_error_queue.next);
+    if (!skb || (const void *)skb == (const void *)&sk->sk_error_queue)
+        return 0;
+    struct sock_exterr_skb *serr = (struct sock_exterr_skb *)__builtin_preserve_access_index(
+        &((struct sk_buff *)skb)->cb);
+    return (__s32)BPF_CORE_READ(serr, ee.ee_errno);
+}
+
 /* One event per transition. The sequence number advances even when the ring
  * buffer is full, so user space sees the gap and marks the connection DESYNC. */
 static __always_inline void emit(const struct sock *sk, struct fc_conn_state *st, __u8 type,
@@ -133,12 +151,15 @@ static __always_inline void emit(const struct sock *sk, struct fc_conn_state *st
     e->old_state = old_state;
     e->ca_state = ca_state;
     e->reset_rcvd = st->reset_rcvd;
-    /* The application may have consumed sk_err (SO_ERROR, a failed read)
-     * between the error report and the state change: fall back to the
-     * error last reported. */
     if (type == FC_EV_CLOSE) {
         __s32 err = BPF_CORE_READ(sk, sk_err);
-        e->sk_err = err ? err : st->last_err;
+        if (!err)
+            err = st->last_err;
+        /* Only a failed open: an ICMP error queued during a handshake that
+         * then succeeded says nothing about a later close. */
+        if (!err && (old_state == TCP_STATE_SYN_SENT || old_state == TCP_STATE_SYN_RECV))
+            err = queued_icmp_errno(sk);
+        e->sk_err = err;
     } else {
         e->sk_err = 0;
     }

@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "impair/log.hpp"
 #include "validate/inputs.hpp"
@@ -327,6 +328,13 @@ class RepValidator {
             if (truth == t.tcp_info->end()) continue;  // older kernel: field absent
             const auto exported = k.last ? last_kpi(c, k.kpi) : sum_kpi(c, k.kpi);
             if (!exported) continue;  // column absent: coverage rows say so
+            // The kernel's min_rtt is ~0U until the first RTT sample (a
+            // connect() refused or unreachable before any ACK); the agent
+            // exports that as 0.
+            if (std::string_view(k.field) == "min_rtt" && truth->second == 4294967295.0) {
+                add(t, &c, k.kpi, kTcpInfo, *exported, 0, "no RTT sample (tcpi_min_rtt ~0U)");
+                continue;
+            }
             add(t, &c, k.kpi, kTcpInfo, *exported, truth->second);
         }
     }

@@ -439,3 +439,60 @@ TEST_F(TcpAgentFailures, NamespaceFilterSeesOnlyItsNamespace) {
     for (const auto& r : agent.records([](const Record&) { return true; }))
         EXPECT_EQ(r.get(FieldKey::NETNS_INODE), topo.server_inode());
 }
+
+// An ICMP host-unreachable for a SYN: IPv4 queues the ICMP error on the
+// socket (waking pollers) before it sets sk_err and closes, so an
+// application spinning on SO_ERROR can take sk_err before the close
+// tracepoint reads it. The exported cause must not depend on who wins.
+TEST_F(TcpAgentFailures, UnreachableCauseSurvivesAnApplicationRacingForSoError) {
+    const uint16_t port = random_port();
+    fc::test::sh("ip netns exec " + topo.server_ns() +
+                 " nft add table inet fcu '{ chain in { type filter hook input priority 0; tcp "
+                 "dport " +
+                 std::to_string(port) + " reject with icmp type host-unreachable; }; }'");
+    // One ICMP error per SYN, however fast they come.
+    fc::test::sh("ip netns exec " + topo.server_ns() + " sysctl -qw net.ipv4.icmp_ratelimit=0");
+    fc::test::AgentThread agent;
+    constexpr int kMaxConnections = 300;
+    constexpr int kRacesWanted = 3;
+    std::vector<uint16_t> cports;
+    int won = 0;  // SO_ERROR returned the error while the socket was not yet closed
+    {
+        fc::test::InNetns in(topo.client_ns());
+        for (int i = 0; i < kMaxConnections && (won < kRacesWanted || i < 20); ++i) {
+            fc::test::Fd s(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+            socklen_t len;
+            sockaddr_storage a = make_addr(AF_INET, topo.kServerV4, port, &len);
+            ASSERT_NE(connect(s.get(), reinterpret_cast<sockaddr*>(&a), len), 0);
+            ASSERT_EQ(errno, EINPROGRESS);
+            cports.push_back(local_port(s.get()));
+            int err = 0;
+            const auto deadline = std::chrono::steady_clock::now() + 5s;
+            while (err == 0 && std::chrono::steady_clock::now() < deadline) {
+                socklen_t el = sizeof err;
+                getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &el);
+            }
+            ASSERT_EQ(err, EHOSTUNREACH);
+            tcp_info ti{};
+            socklen_t tl = sizeof ti;
+            getsockopt(s.get(), IPPROTO_TCP, TCP_INFO, &ti, &tl);
+            if (ti.tcpi_state != 7) ++won;  // 7: TCP_CLOSE
+        }
+    }
+    std::printf("the application took sk_err before the close in %d of %zu connections\n", won,
+                cports.size());
+    // Without a won race this test would not test the race.
+    ASSERT_GE(won, 1) << "no connection raced in " << cports.size() << " tries";
+    for (uint16_t cport : cports) {
+        auto f = [&](const Record& r) { return port_pair(r, cport, port); };
+        ASSERT_TRUE(agent.wait_for(f, ends_terminal, 5s)) << "port " << cport;
+        auto rs = agent.records(f);
+        ASSERT_EQ(rs.size(), 1u);
+        EXPECT_EQ(end_state(rs[0]), State::NETWORK_ERROR) << "port " << cport;
+        EXPECT_EQ(rs[0].get(FieldKey::CLOSE_CAUSE),
+                  static_cast<uint64_t>(fc::CloseCause::UNREACHABLE))
+            << "port " << cport;
+        EXPECT_EQ(rs[0].get(FieldKey::CLOSE_ERRNO), static_cast<uint64_t>(EHOSTUNREACH))
+            << "port " << cport;
+    }
+}

@@ -717,3 +717,13 @@ TEST_F(Validate, LostSegmentsAreNotJudgedAfterAnRto) {
     for (const auto& row : r.rows)
         EXPECT_NE(row.kpi + "/" + row.source, "lost_segs/impairment_log");
 }
+
+// Before any RTT sample the kernel reports tcpi_min_rtt as ~0U and the agent
+// exports 0: that pair agrees, anything else does not.
+TEST_F(Validate, MinRttWithoutASampleIsZero) {
+    run.sides[3].truth["tcp_info"]["min_rtt"] = int64_t{4294967295};
+    profile(3, 2)["min_rtt_us"] = int64_t{0};
+    EXPECT_TRUE(failing(judge_run()).empty());
+    profile(3, 2)["min_rtt_us"] = int64_t{5};
+    expect_only_failure("min_rtt_us/tcp_info");
+}
