@@ -17,7 +17,7 @@ constexpr auto kMaxTxAge = std::chrono::seconds(1);
 
 const char* kMetaColumns[] = {"exporter_addr", "observation_domain", "template_id", "received_ns"};
 
-bool is_address(FieldType t) { return t == FieldType::IPV4 || t == FieldType::IPV6; }
+bool is_text(FieldType t) { return t == FieldType::IPV4 || t == FieldType::IPV6 || is_string(t); }
 
 // Columns of the tables whose rows come from templates matching `want`.
 std::vector<std::string> columns_for(bool (*want)(const TemplateDef&)) {
@@ -45,7 +45,7 @@ const FieldDef* field_for(TemplateKey t, const std::string& column) {
 // Declared SQLite type of a column (from the first registry field using it).
 const char* column_type(const std::string& column) {
     for (const FieldDef& f : kFields)
-        if (f.column == column) return is_address(f.type) ? "TEXT" : "INTEGER";
+        if (f.column == column) return is_text(f.type) ? "TEXT" : "INTEGER";
     return "INTEGER";
 }
 
@@ -206,6 +206,12 @@ void SqliteStore::bind_record(sqlite3_stmt* st, const Record& r,
                         .c_str(),
                     -1, SQLITE_TRANSIENT);
                 break;
+            case FieldType::STR16:
+            case FieldType::STR128: {
+                const std::string_view t = r.get_text(f->key);
+                sqlite3_bind_text(st, i++, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+                break;
+            }
             default:
                 sqlite3_bind_int64(st, i++, static_cast<int64_t>(r.get(f->key)));
         }

@@ -29,6 +29,8 @@ void JsonLinesSink::emit(const ipfix::Record& r) {
         } else if (f.type == FieldType::IPV6) {
             const auto& a = f.key == ipfix::FieldKey::SRC_V6 ? r.src_v6 : r.dst_v6;
             j[std::string(f.column)] = addr_text(AF_INET6, a.data());
+        } else if (ipfix::is_string(f.type)) {
+            j[std::string(f.column)] = std::string(r.get_text(f.key));
         } else {
             j[std::string(f.column)] = r.get(f.key);
         }

@@ -1,5 +1,6 @@
 #include "codec.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -73,6 +74,9 @@ uint8_t fixbuf_type(FieldType t) {
             return FB_DT_MILSEC;
         case FieldType::DT_NS:
             return FB_DT_NANOSEC;
+        case FieldType::STR16:
+        case FieldType::STR128:
+            return FB_STRING;
     }
     return FB_OCTET_ARRAY;
 }
@@ -95,6 +99,9 @@ const char* type_name(FieldType t) {
             return "dateTimeMilliseconds";
         case FieldType::DT_NS:
             return "dateTimeNanoseconds";
+        case FieldType::STR16:
+        case FieldType::STR128:
+            return "string";
     }
     return "octetArray";
 }
@@ -113,10 +120,12 @@ InfoModelPtr make_info_model(uint32_t enterprise) {
             d += " (unit: " + std::string(f.units) + ")";
         const std::string& desc = strings.emplace_back(std::move(d));
         uint32_t flags = field_semantics_flags(f) | field_units_flags(f);
-        if (f.type != FieldType::IPV6) flags |= FB_IE_F_ENDIAN;
-        fbInfoElement_t ie = FB_IE_INIT_FULL(name.c_str(), enterprise, f.id,
-                                             static_cast<uint16_t>(field_length(f.type)), flags, 0,
-                                             0, fixbuf_type(f.type), desc.c_str());
+        if (f.type != FieldType::IPV6 && !is_string(f.type)) flags |= FB_IE_F_ENDIAN;
+        // Strings are variable-length elements; our templates fix their size.
+        const uint16_t len =
+            is_string(f.type) ? FB_IE_VARLEN : static_cast<uint16_t>(field_length(f.type));
+        fbInfoElement_t ie = FB_IE_INIT_FULL(name.c_str(), enterprise, f.id, len, flags, 0, 0,
+                                             fixbuf_type(f.type), desc.c_str());
         fbInfoModelAddElement(model.get(), &ie);
     }
     return model;
@@ -196,6 +205,15 @@ void encode_record(const Record& r, uint8_t* out) {
                 std::memcpy(out, f->key == FieldKey::DST_V6 ? r.dst_v6.data() : r.src_v6.data(),
                             16);
                 break;
+            case FieldType::STR16:
+            case FieldType::STR128: {
+                // NUL-padded; at most length-1 bytes so a C reader finds a NUL.
+                const std::string_view t = r.get_text(f->key);
+                const size_t len = field_length(f->type);
+                std::memset(out, 0, len);
+                std::memcpy(out, t.data(), std::min(t.size(), len - 1));
+                break;
+            }
         }
         out += field_length(f->type);
     }
@@ -236,8 +254,14 @@ Record decode_record(TemplateKey t, const uint8_t* in) {
             case FieldType::IPV6:
                 std::memcpy(f->key == FieldKey::DST_V6 ? r.dst_v6.data() : r.src_v6.data(), in, 16);
                 break;
+            case FieldType::STR16:
+            case FieldType::STR128: {
+                const char* c = reinterpret_cast<const char*>(in);
+                r.set_text(f->key, std::string(c, strnlen(c, field_length(f->type))));
+                break;
+            }
         }
-        if (f->type != FieldType::IPV6) r.set(f->key, v);
+        if (f->type != FieldType::IPV6 && !is_string(f->type)) r.set(f->key, v);
         in += field_length(f->type);
     }
     return r;

@@ -3,6 +3,10 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "registry.hpp"
 
@@ -16,8 +20,24 @@ struct Record {
     std::array<uint8_t, 16> src_v6{};  // sourceIPv6Address
     std::array<uint8_t, 16> dst_v6{};  // destinationIPv6Address
 
+    // String fields (STR16, STR128), few per record: absent reads as "".
+    std::vector<std::pair<FieldKey, std::string>> text;
+
     uint64_t get(FieldKey k) const { return num[static_cast<size_t>(k)]; }
     void set(FieldKey k, uint64_t v) { num[static_cast<size_t>(k)] = v; }
+    std::string_view get_text(FieldKey k) const {
+        for (const auto& [key, s] : text)
+            if (key == k) return s;
+        return {};
+    }
+    void set_text(FieldKey k, std::string s) {
+        for (auto& [key, old] : text)
+            if (key == k) {
+                old = std::move(s);
+                return;
+            }
+        text.emplace_back(k, std::move(s));
+    }
 };
 
 }  // namespace fc::ipfix

@@ -10,11 +10,23 @@
 
 namespace fc::ipfix {
 
-enum class FieldType : uint8_t { U8, U16, U32, U64, IPV4, IPV6, DT_MS, DT_NS };
+// STR16/STR128: RFC 7011 strings sent at a fixed length (NUL-padded, cut
+// to fit), so every record of a template keeps one size.
+enum class FieldType : uint8_t { U8, U16, U32, U64, IPV4, IPV6, DT_MS, DT_NS, STR16, STR128 };
 enum class Family : uint8_t { ANY, V4, V6 };
 // RFC 5610 data type semantics; SEM_IANA: the element is IANA's, so are its semantics.
 enum class Semantics : uint8_t { SEM_IANA, IDENTIFIER, DELTA, TOTAL, QUANTITY };
-enum Scope : uint32_t { S_PROFILE = 1u << 0, S_TCP = 1u << 1, S_STATS = 1u << 2 };
+// S_PROFILE: every profile (FSM, window, identity); S_FLOW: transport flow
+// identity (addresses, ports, protocol); then one bit per protocol view.
+enum Scope : uint32_t {
+    S_PROFILE = 1u << 0,
+    S_TCP = 1u << 1,
+    S_STATS = 1u << 2,
+    S_FLOW = 1u << 3,
+    S_DNS = 1u << 4,         // both DNS views
+    S_DNS_LOOKUP = 1u << 5,  // resolver view (one getaddrinfo call)
+    S_DNS_QUERY = 1u << 6,   // wire view (one query and its retransmissions)
+};
 
 // Default private enterprise number: 32473 is reserved by IANA for
 // documentation and examples (RFC 5612); deployments pass their own.
@@ -105,10 +117,15 @@ constexpr size_t field_length(FieldType t) {
         case FieldType::DT_NS:
             return 8;
         case FieldType::IPV6:
+        case FieldType::STR16:
             return 16;
+        case FieldType::STR128:
+            return 128;
     }
     return 0;
 }
+
+constexpr bool is_string(FieldType t) { return t == FieldType::STR16 || t == FieldType::STR128; }
 
 constexpr bool template_has(const TemplateDef& t, const FieldDef& f) {
     return (f.scope & t.scope) != 0 && (f.family == Family::ANY || f.family == t.family);

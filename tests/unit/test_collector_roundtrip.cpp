@@ -108,7 +108,7 @@ TEST(CollectorSchema, CreatedFromTheRegistry) {
     EXPECT_EQ(names, want);
     // Every profile field has its column, and v4/v6 addresses share one.
     for (const FieldDef& f : kFields)
-        if (f.scope & (S_PROFILE | S_TCP)) {
+        if (f.scope & (S_PROFILE | S_FLOW | S_TCP | S_DNS | S_DNS_LOOKUP | S_DNS_QUERY)) {
             EXPECT_NE(std::find(names.begin(), names.end(), std::string(f.column)), names.end())
                 << f.column;
         }

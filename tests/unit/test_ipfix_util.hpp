@@ -115,6 +115,15 @@ inline Record test_record(TemplateKey t, unsigned variant) {
                         static_cast<uint8_t>(variant == 0 ? 0xFF - b : 0x20 + 7 * b + k + variant);
                 continue;
             }
+            case FieldType::STR16:
+            case FieldType::STR128: {
+                // variant 0: the longest string that fits (length - 1 bytes).
+                const size_t n = variant == 0 ? field_length(f->type) - 1 : 3 + k % 7 + variant;
+                std::string s;
+                for (size_t i = 0; i < n; ++i) s.push_back(static_cast<char>('a' + (i + k) % 26));
+                r.set_text(f->key, s);
+                continue;
+            }
         }
         r.set(f->key, v);
     }
@@ -131,6 +140,9 @@ inline Value expected_value(const Record& r, const std::string& column) {
             case FieldType::IPV6:
                 return collector::ipv6_str(f->key == FieldKey::DST_V6 ? r.dst_v6.data()
                                                                       : r.src_v6.data());
+            case FieldType::STR16:
+            case FieldType::STR128:
+                return std::string(r.get_text(f->key));
             default:
                 return static_cast<int64_t>(r.get(f->key));
         }

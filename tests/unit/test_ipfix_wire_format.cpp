@@ -187,6 +187,13 @@ TEST(IpfixWireFormat, ExporterOutputDecodesIndependently) {
             if (f.type == FieldType::IPV6) {
                 const auto& a6 = f.key == FieldKey::DST_V6 ? r.dst_v6 : r.src_v6;
                 EXPECT_TRUE(std::equal(b.begin(), b.end(), a6.begin())) << f.ie_name;
+            } else if (is_string(f.type)) {
+                const std::string_view t = r.get_text(f.key);
+                ASSERT_EQ(b.size(), field_length(f.type)) << f.ie_name;
+                EXPECT_EQ(std::string(b.begin(), b.begin() + t.size()), t) << f.ie_name;
+                EXPECT_TRUE(
+                    std::all_of(b.begin() + t.size(), b.end(), [](auto c) { return c == 0; }))
+                    << f.ie_name << ": NUL padding";
             } else if (f.type == FieldType::DT_NS) {
                 const uint64_t ntp = be(b), ns = r.get(f.key);
                 uint64_t sec = (ntp >> 32) + (((ntp >> 32) < 2208988800ull) ? (1ull << 32) : 0) -
