@@ -9,6 +9,8 @@
 #include "commands.hpp"
 #include "core/clock.hpp"
 #include "core/sink.hpp"
+#include "dns/dns_probes.hpp"
+#include "dns/dns_profiler.hpp"
 #include "ipfix/exporter.hpp"
 #include "tcp/tcp_probes.hpp"
 #include "tcp/tcp_profiler.hpp"
@@ -43,6 +45,10 @@ struct AgentOptions {
     double stats_interval_s = 10;
     std::string cgroup;
     bool quiet = false;
+    bool dns = false;
+    std::string dns_names = "plain";
+    std::string dns_hash_key;
+    std::string libc;
 };
 
 class ExporterSink final : public ProfileSink {
@@ -145,6 +151,28 @@ int run_agent(const AgentOptions& o) {
             o.netns.empty() ? "every network namespace" : ("netns " + o.netns).c_str(),
             o.collector.empty() ? "stdout" : o.collector.c_str());
 
+    std::unique_ptr<dns::DnsProfiler> dns_profiler;
+    std::unique_ptr<dns::DnsProbes> dns_probes;
+    if (o.dns) {
+        dns::DnsOptions dopts;
+        dopts.hash_names = o.dns_names == "hash";
+        dopts.hash_key = o.dns_hash_key;
+        dns_profiler = std::make_unique<dns::DnsProfiler>(clock, counted, dopts);
+        dns::DnsProbeOptions dp;
+        dp.netns_inode = popts.netns_inode;
+        dp.cgroup_path = o.cgroup;
+        dp.libc_path = o.libc;
+        dns_probes = std::make_unique<dns::DnsProbes>(
+            dp, [&](const fc_dns_lookup_event& e) { dns_profiler->on_lookup(e); },
+            [&](const fc_dns_packet_event& e) { dns_profiler->on_packet(e); });
+        if (!o.quiet)
+            std::fprintf(stderr,
+                         "flowcorder agent: DNS probes attached (uprobes on getaddrinfo in %s; "
+                         "UDP/53 on cgroup %s); names exported %s\n",
+                         dns_probes->libc_path().c_str(), dns_probes->cgroup_path().c_str(),
+                         dopts.hash_names ? "as keyed hashes only" : "in clear");
+    }
+
     const uint64_t start = WallClock::mono_now_ns();
     uint64_t last_sweep = start, last_stats = start;
     const auto secs = [](double s) { return static_cast<uint64_t>(s * 1e9); };
@@ -157,13 +185,29 @@ int run_agent(const AgentOptions& o) {
                 stats_record(ps, counted.count, es->records_dropped, profiler.desyncs()));
         }
         if (!o.quiet) print_stats(ps, counted.count, es ? &*es : nullptr, profiler.tracked());
+        if (!o.quiet && dns_probes) {
+            const auto ds = dns_probes->stats();
+            const auto& dc = dns_profiler->counters();
+            std::fprintf(stderr,
+                         "flowcorder agent: DNS: %llu lookups, %llu queries (%llu answered, %zu "
+                         "waiting), %llu unmatched replies, %llu unparsable messages, %llu "
+                         "events lost\n",
+                         static_cast<unsigned long long>(dc.lookups),
+                         static_cast<unsigned long long>(dc.queries),
+                         static_cast<unsigned long long>(dc.replies), dns_profiler->open_queries(),
+                         static_cast<unsigned long long>(dc.unmatched_replies),
+                         static_cast<unsigned long long>(dc.malformed),
+                         static_cast<unsigned long long>(ds.get(FC_DNS_STAT_EVENTS_LOST)));
+        }
     };
 
     while (!g_stop) {
-        probes.poll(100);
+        probes.poll(dns_probes ? 20 : 100);
+        if (dns_probes) dns_probes->poll();
         const uint64_t now = WallClock::mono_now_ns();
         if (now - last_sweep >= secs(2)) {
             profiler.sweep([&](uint64_t sk) { return probes.kernel_tracks(sk); });
+            if (dns_profiler) dns_profiler->sweep(now);
             last_sweep = now;
         }
         if (o.stats_interval_s > 0 && now - last_stats >= secs(o.stats_interval_s)) {
@@ -175,8 +219,10 @@ int run_agent(const AgentOptions& o) {
     }
 
     probes.poll(0);
+    if (dns_probes) dns_probes->poll();
     const size_t open = profiler.tracked();
     profiler.finish_all();  // open connections: DESYNC, flowEndReason "forced end"
+    if (dns_profiler) dns_profiler->finish_all();
     export_stats();
     if (exporter) exporter->flush();
     if (!o.quiet && open > 0)
@@ -191,8 +237,8 @@ void add_agent_command(CLI::App& app) {
     auto o = std::make_shared<AgentOptions>();
     CLI::App* sub = app.add_subcommand(
         "agent",
-        "Watch TCP connections with eBPF probes and export a performance profile on every "
-        "state transition (needs root)");
+        "Watch TCP connections (and with --dns, name resolution) with eBPF probes and export a "
+        "performance profile on every state transition (needs root)");
     sub->add_option("--collector", o->collector,
                     "IPFIX collector: udp://HOST:PORT or tcp://HOST:PORT (tcp queues while the "
                     "collector is unreachable)");
@@ -227,6 +273,19 @@ void add_agent_command(CLI::App& app) {
                   "Overhead evaluation only: also read every connection's state on each "
                   "received segment (raw tracepoint tcp_probe), as a naive per-segment agent "
                   "would; the profiles are unchanged, only the cost grows");
+    sub->add_flag("--dns", o->dns,
+                  "Also profile name resolution: every getaddrinfo() call of the C library "
+                  "(uprobes) and every DNS query over UDP port 53 (cgroup_skb)");
+    sub->add_option("--dns-names", o->dns_names,
+                    "plain: export looked-up names; hash: export only a keyed hash of each "
+                    "name (HMAC-SHA256, see --dns-hash-key)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"plain", "hash"}));
+    sub->add_option("--dns-hash-key", o->dns_hash_key,
+                    "Key of the name hash (default: random, so hashes do not link across "
+                    "agent runs)");
+    sub->add_option("--libc", o->libc,
+                    "C library whose getaddrinfo to probe (default: the one this agent runs on)");
     sub->callback([o] {
         int rc = 0;
         try {
