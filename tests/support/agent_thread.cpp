@@ -2,14 +2,26 @@
 
 namespace fc::test {
 
-AgentThread::AgentThread(uint32_t netns_inode) {
+AgentThread::AgentThread(uint32_t netns_inode, bool dns) {
     tcp::ProbeOptions opts;
     opts.netns_inode = netns_inode;
     probes_ = std::make_unique<tcp::TcpProbes>(
         opts, [this](const fc_tcp_event& e) { profiler_.on_event(e); });
+    if (dns) {
+        dns_profiler_ = std::make_unique<dns::DnsProfiler>(clock_, sink_);
+        dns::DnsProbeOptions d;
+        d.netns_inode = netns_inode;
+        dns_probes_ = std::make_unique<dns::DnsProbes>(
+            d, [this](const fc_dns_lookup_event& e) { dns_profiler_->on_lookup(e); },
+            [this](const fc_dns_packet_event& e) { dns_profiler_->on_packet(e); });
+    }
     thread_ = std::thread([this] {
-        while (!stop_) probes_->poll(20);
+        while (!stop_) {
+            probes_->poll(20);
+            if (dns_probes_) dns_probes_->poll();
+        }
         probes_->poll(0);
+        if (dns_probes_) dns_probes_->poll();
     });
 }
 

@@ -11,6 +11,8 @@
 
 #include "core/clock.hpp"
 #include "core/sink.hpp"
+#include "dns/dns_probes.hpp"
+#include "dns/dns_profiler.hpp"
 #include "tcp/tcp_probes.hpp"
 #include "tcp/tcp_profiler.hpp"
 
@@ -18,7 +20,8 @@ namespace fc::test {
 
 class AgentThread {
   public:
-    explicit AgentThread(uint32_t netns_inode = 0);
+    // dns: also the DNS probes and profiler (agent --dns).
+    explicit AgentThread(uint32_t netns_inode = 0, bool dns = false);
     ~AgentThread();
 
     using Filter = std::function<bool(const ipfix::Record&)>;
@@ -44,6 +47,8 @@ class AgentThread {
     LockedSink sink_;
     tcp::TcpProfiler profiler_{clock_, sink_};
     std::unique_ptr<tcp::TcpProbes> probes_;
+    std::unique_ptr<dns::DnsProfiler> dns_profiler_;
+    std::unique_ptr<dns::DnsProbes> dns_probes_;
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
