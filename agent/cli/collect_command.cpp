@@ -134,6 +134,15 @@ ipfix::Record selftest_record(ipfix::TemplateKey t, uint32_t i) {
     r.set(FieldKey::END_STATE, 4);
     r.set(FieldKey::BYTES_ACKED, 100000 + i);
     r.set(FieldKey::STATS_TIME_NS, start);
+    if (ipfix::templ(t).scope & ipfix::S_DNS) {
+        r.set(FieldKey::PROTOCOL, 17);
+        r.set(FieldKey::DST_PORT, 53);
+        r.set(FieldKey::END_STATE, 6);
+        r.set(FieldKey::DNS_OUTCOME, 1);
+        r.set(FieldKey::DNS_RCODE, 3);
+        r.set_text(FieldKey::DNS_NAME, "host" + std::to_string(i) + ".selftest.example");
+        r.set_text(FieldKey::PROCESS_NAME, "selftest");
+    }
     return r;
 }
 

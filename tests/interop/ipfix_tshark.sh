@@ -44,11 +44,12 @@ fi
 expert=$(tshark "${DECODE[@]}" -q -z expert 2>/dev/null | grep -ciE "error|warn|malformed" || true)
 [[ $expert -eq 0 ]] || { echo "FAIL: expert info not clean" >&2; tshark "${DECODE[@]}" -q -z expert >&2; exit 1; }
 
-# Templates 256, 257, 300 and the RFC 5610 options template 512 were seen.
+# Templates 256, 257 (TCP), 260-262 (DNS), 300 and the RFC 5610 options
+# template 512 were seen.
 # (Outputs go through variables: with pipefail, `tshark | grep -q` fails
 # when grep exits early.)
 verbose=$(tshark "${DECODE[@]}" -V 2>/dev/null)
-for tid in 256 257 300; do
+for tid in 256 257 260 261 262 300; do
     grep -q "Template (Id = $tid, Count = " <<<"$verbose" ||
         { echo "FAIL: template $tid not decoded" >&2; exit 1; }
 done
@@ -70,8 +71,17 @@ for i in $(seq 1 "$COUNT"); do
         values "$1" | grep -qx "$2" || { echo "FAIL: tshark shows no $1 = $2" >&2; exit 1; }
     done
 done
-[[ $(values cflow.dstport) == 443 ]] || { echo "FAIL: destination ports not all 443" >&2; exit 1; }
-[[ $(values cflow.protocol) == 6 ]] || { echo "FAIL: protocols not all TCP" >&2; exit 1; }
+[[ $(values cflow.dstport | tr '\n' ' ') == "443 53 " ]] ||
+    { echo "FAIL: destination ports not 443 (TCP) and 53 (DNS)" >&2; exit 1; }
+[[ $(values cflow.protocol | tr '\n' ' ') == "17 6 " ]] || { echo "FAIL: protocols not TCP and UDP" >&2; exit 1; }
+# The DNS records' fixed-length string fields: tshark shows enterprise
+# elements it has no dissector for as hex; every name must be there, as text
+# bytes, in each of the three DNS templates.
+for i in $(seq 0 $((COUNT - 1))); do
+    hex=$(printf 'host%d.selftest.example' "$i" | od -An -tx1 | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')
+    n=$(grep -c "Type 60: Value (hex bytes): $hex 00" <<<"$verbose" || true)
+    [[ $n -eq 3 ]] || { echo "FAIL: DNS name host$i.selftest.example in $n of 3 DNS records" >&2; exit 1; }
+done
 times=$(TZ=UTC tshark "${DECODE[@]}" -Y "cflow.srcport == 40001" -V 2>/dev/null | grep "StartTime:" || true)
 echo "$times"
 grep -q "Jan  2, 2024 03:04:06.123456789 UTC" <<<"$times" ||
@@ -81,5 +91,7 @@ grep -q "Jan  2, 2024 03:04:06.123000000 UTC" <<<"$times" ||
 
 # Our collector stored what tshark saw.
 rows=$(sqlite3 "$DIR/c.sqlite" "SELECT count(*) FROM profiles")
-[[ $rows -eq $((2 * COUNT)) ]] || { echo "FAIL: collector stored $rows profiles, expected $((2 * COUNT))" >&2; exit 1; }
+[[ $rows -eq $((5 * COUNT)) ]] || { echo "FAIL: collector stored $rows profiles, expected $((5 * COUNT))" >&2; exit 1; }
+names=$(sqlite3 "$DIR/c.sqlite" "SELECT count(DISTINCT dns_name) FROM profiles WHERE dns_name LIKE '%.selftest.example'")
+[[ $names -eq $COUNT ]] || { echo "FAIL: collector stored $names distinct DNS names, expected $COUNT" >&2; exit 1; }
 echo "PASS: tshark decoded all $frames messages cleanly"
