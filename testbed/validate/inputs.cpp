@@ -280,7 +280,82 @@ Capture read_capture(const std::string& path) {
         cc.s2c = read_dir(e.at("s2c"));
         c.connections.push_back(cc);
     }
+    if (auto dns = root.find("dns")) {
+        for (size_t i = 0; i < dns->size(); ++i) {
+            const Field e = dns->index(i);
+            CaptureDnsQuery q;
+            q.client = normalise_addr(e.at("client").str());
+            q.server = normalise_addr(e.at("server").str());
+            q.client_port = e.at("client_port").integer();
+            q.server_port = e.at("server_port").integer();
+            q.id = e.at("id").integer();
+            q.qname = e.at("qname").str();
+            q.qtype = e.at("qtype").integer();
+            q.attempts = e.at("attempts").integer();
+            q.t_first_ns = e.at("t_first_query_ns").integer();
+            q.t_last_ns = e.at("t_last_query_ns").integer();
+            q.query_size = e.at("query_size").integer();
+            if (auto f = e.find("t_reply_ns")) q.t_reply_ns = f->integer();
+            if (auto f = e.find("reply_size")) q.reply_size = f->integer();
+            if (auto f = e.find("rcode")) q.rcode = f->integer();
+            if (auto f = e.find("answers")) q.answers = f->integer();
+            c.dns.push_back(q);
+        }
+    }
     return c;
+}
+
+namespace {
+template <typename T, typename Fn>
+std::vector<T> read_jsonl(const std::string& path, Fn&& one) {
+    std::ifstream in(path);
+    if (!in) throw InputError(path + ": cannot open");
+    std::vector<T> out;
+    std::string line;
+    for (int lineno = 1; std::getline(in, line); ++lineno) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        const std::string where = path + ":" + std::to_string(lineno);
+        json doc;
+        try {
+            doc = json::parse(line);
+        } catch (const json::parse_error& e) {
+            throw InputError(where + ": not JSON: " + e.what());
+        }
+        out.push_back(one(Field{where, "", doc}));
+    }
+    return out;
+}
+}  // namespace
+
+std::vector<DnsLookupTruth> read_dns_truth(const std::string& path) {
+    return read_jsonl<DnsLookupTruth>(path, [&](const Field& f) {
+        DnsLookupTruth t;
+        t.file = path;
+        t.host = f.at("host").str();
+        t.workload = f.at("workload").str();
+        t.lookup = f.at("lookup").integer();
+        t.name = f.at("name").str();
+        t.family = f.at("family").str();
+        t.pid = f.at("pid").integer();
+        t.t_start_ns = f.at("t_start_ns").integer();
+        t.t_end_ns = f.at("t_end_ns").integer();
+        t.rc = f.at("rc").integer();
+        t.outcome = f.at("outcome").str();
+        t.v4 = static_cast<int64_t>(f.at("v4").size());
+        t.v6 = static_cast<int64_t>(f.at("v6").size());
+        return t;
+    });
+}
+
+std::vector<DnsServerQuery> read_dns_server_truth(const std::string& path) {
+    return read_jsonl<DnsServerQuery>(path, [](const Field& f) {
+        DnsServerQuery q;
+        q.client = normalise_addr(f.at("client").str());
+        q.client_port = f.at("client_port").integer();
+        q.qtype = f.at("qtype").str();
+        q.name = f.at("name").str();
+        return q;
+    });
 }
 
 std::vector<AgentConn> read_profiles(const std::string& sqlite_path) {
@@ -307,6 +382,7 @@ std::vector<AgentConn> read_profiles(const std::string& sqlite_path) {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         auto i64 = [&](const char* name) { return sqlite3_column_int64(st, col.at(name)); };
+        if (i64("protocol") != 6) continue;  // DNS profiles: read_dns_profiles
         auto text = [&](const char* name) {
             const auto* s = sqlite3_column_text(st, col.at(name));
             return normalise_addr(s ? reinterpret_cast<const char*>(s) : "");
@@ -344,6 +420,57 @@ std::vector<AgentConn> read_profiles(const std::string& sqlite_path) {
             [](const Profile& x, const Profile& y) { return x.profile_seq < y.profile_seq; });
         out.push_back(std::move(c));
     }
+    return out;
+}
+
+std::vector<DnsProfile> read_dns_profiles(const std::string& sqlite_path) {
+    sqlite3* raw = nullptr;
+    if (sqlite3_open_v2(sqlite_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        const std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
+        sqlite3_close(raw);
+        throw InputError(sqlite_path + ": cannot open: " + msg);
+    }
+    std::unique_ptr<sqlite3, DbCloser> db(raw);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db.get(), "SELECT * FROM profiles WHERE template_id IN (260, 261, 262)",
+                           -1, &st, nullptr) != SQLITE_OK)
+        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(db.get()));
+    std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(st);
+    std::map<std::string, int> col;
+    for (int i = 0; i < sqlite3_column_count(st); ++i) col[sqlite3_column_name(st, i)] = i;
+    std::vector<DnsProfile> out;
+    if (!col.count("dns_lookup_id")) return out;  // a schema from before DNS
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        auto i64 = [&](const char* name) { return sqlite3_column_int64(st, col.at(name)); };
+        auto text = [&](const char* name) {
+            const auto* s = sqlite3_column_text(st, col.at(name));
+            return std::string(s ? reinterpret_cast<const char*>(s) : "");
+        };
+        DnsProfile p;
+        p.observation_domain = i64("observation_domain");
+        p.flow_id = i64("flow_id");
+        p.template_id = i64("template_id");
+        p.src = normalise_addr(text("src_addr"));
+        p.dst = normalise_addr(text("dst_addr"));
+        p.sport = i64("src_port");
+        p.dport = i64("dst_port");
+        p.pid = i64("pid");
+        p.name = text("dns_name");
+        p.lookup_id = i64("dns_lookup_id");
+        p.window_start_ns = i64("window_start_ns");
+        p.window_end_ns = i64("window_end_ns");
+        p.start_state = i64("start_state");
+        p.end_state = i64("end_state");
+        p.close_cause = i64("close_cause");
+        for (const auto& [name, idx] : col)
+            if (name.rfind("dns_", 0) == 0 && name != "dns_name" &&
+                sqlite3_column_type(st, idx) != SQLITE_NULL)
+                p.kpi[name] = sqlite3_column_double(st, idx);
+        out.push_back(std::move(p));
+    }
+    if (rc != SQLITE_DONE)
+        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(db.get()));
     return out;
 }
 

@@ -90,10 +90,50 @@ struct CaptureConn {
     DirStats c2s, s2c;
 };
 
+// One DNS query as the capture saw it: its copies and its reply.
+struct CaptureDnsQuery {
+    std::string client, server;
+    int64_t client_port = 0, server_port = 0, id = 0;
+    std::string qname;
+    int64_t qtype = 0, attempts = 0;
+    int64_t t_first_ns = 0, t_last_ns = 0;
+    std::optional<int64_t> t_reply_ns;
+    int64_t query_size = 0;
+    std::optional<int64_t> reply_size, rcode, answers;
+};
+
 struct Capture {
     std::string path;
     int64_t pcap_drops = 0;
     std::vector<CaptureConn> connections;
+    std::vector<CaptureDnsQuery> dns;  // absent in older analyses: empty
+};
+
+// One getaddrinfo() call as the workload's lookup tool timed it
+// (truth/<host>-<workload>-dns.jsonl).
+struct DnsLookupTruth {
+    std::string file;
+    std::string host, workload, name, family, outcome;
+    int64_t lookup = 0, pid = 0, rc = 0;
+    int64_t t_start_ns = 0, t_end_ns = 0;
+    int64_t v4 = 0, v6 = 0;  // distinct addresses returned
+};
+
+// One query the DNS server logged (truth/<host>-<workload>-dnsmasq.jsonl).
+struct DnsServerQuery {
+    std::string client, qtype, name;
+    int64_t client_port = 0;
+};
+
+// A DNS profile (templates 260 lookup, 261/262 query): one row each.
+struct DnsProfile {
+    int64_t observation_domain = 0, flow_id = 0, template_id = 0;
+    std::string src, dst, name;
+    int64_t sport = 0, dport = 0, pid = 0, lookup_id = 0;
+    int64_t window_start_ns = 0, window_end_ns = 0;
+    int64_t start_state = 0, end_state = 0, close_cause = 0;
+    std::map<std::string, double> kpi;  // the dns_* columns
+    bool is_lookup() const { return template_id == 260; }
 };
 
 // `::ffff:a.b.c.d` -> `a.b.c.d`; IPv6 in inet_ntop's canonical form.
@@ -102,8 +142,13 @@ std::string normalise_addr(const std::string& addr);
 Manifest read_manifest(const std::string& path);
 std::vector<TruthConn> read_truth(const std::string& path);
 Capture read_capture(const std::string& path);
-// Every profile of the table, grouped per connection. Only the identity
-// columns are required; a missing KPI column leaves that KPI uncompared.
+// Every TCP profile of the table (protocol 6), grouped per connection. Only
+// the identity columns are required; a missing KPI column leaves that KPI
+// uncompared.
 std::vector<AgentConn> read_profiles(const std::string& sqlite_path);
+// Every DNS profile of the table (templates 260-262); none in an older schema.
+std::vector<DnsProfile> read_dns_profiles(const std::string& sqlite_path);
+std::vector<DnsLookupTruth> read_dns_truth(const std::string& path);
+std::vector<DnsServerQuery> read_dns_server_truth(const std::string& path);
 
 }  // namespace fc::validate

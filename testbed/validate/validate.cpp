@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "impair/log.hpp"
+#include "validate/dns_validate.hpp"
 #include "validate/inputs.hpp"
 
 namespace fc::validate {
@@ -643,13 +644,16 @@ Row make_row(const std::string& experiment, const std::string& protocol, const s
 
 void judge(Result& r, bool require_coverage,
            const std::map<std::string, std::map<std::string, Tolerance>>& tolerances,
-           const std::set<std::string>& agent_experiments) {
+           const std::set<std::string>& agent_experiments,
+           const std::set<std::string>& dns_experiments) {
     using Key = std::tuple<std::string, std::string, std::string, std::string>;
     std::map<Key, std::vector<Detail*>> groups;
     // Every experiment with agents must show its connections' chains, orphans and closes.
     for (const auto& e : agent_experiments)
         for (const char* kpi : {"profile_chain", "orphan_profiles", "close_cause"})
             groups[{e, "tcp", kpi, kWorkload}];
+    // ... and every DNS experiment with agents a profile for each lookup.
+    for (const auto& e : dns_experiments) groups[{e, "dns", "lookup_profile", kWorkload}];
     for (auto& d : r.details) groups[{d.experiment, d.protocol, d.kpi, d.source}].push_back(&d);
 
     for (auto& [key, ds] : groups) {
@@ -678,10 +682,16 @@ void judge(Result& r, bool require_coverage,
         r.rows.push_back(row);
     }
 
-    for (const auto& [group, kpis] : kCoverage) {
-        Row row = make_row("*", "tcp", "coverage:" + group, "any");
+    std::vector<std::tuple<std::string, std::string, std::vector<std::string>>> coverage;
+    if (!agent_experiments.empty() || dns_experiments.empty())
+        for (const auto& [group, kpis] : kCoverage) coverage.emplace_back("tcp", group, kpis);
+    if (!dns_experiments.empty())
+        for (const auto& [group, kpis] : kDnsCoverage) coverage.emplace_back("dns", group, kpis);
+    for (const auto& [protocol, group, kpis] : coverage) {
+        Row row = make_row("*", protocol, "coverage:" + group, "any");
         std::set<std::string> by;
         for (const auto& d : r.details) {
+            if (d.protocol != protocol) continue;
             if (std::find(kpis.begin(), kpis.end(), d.kpi) == kpis.end()) continue;
             ++row.compared;
             row.within_tolerance += d.within;
@@ -722,6 +732,14 @@ Tolerance default_tolerance(const std::string& kpi, const std::string& source) {
     // Window boundaries against clocks read elsewhere (the workload's call,
     // the SYN-ACK's device timestamp): the stack is microseconds away.
     if (kpi == "window_end_ns" || kpi == "window_start_ns") return {1e6, 0, 1.0};
+    // DNS: the tool's clock readings around getaddrinfo and the capture's
+    // device timestamps are microseconds from the probes; every count, size
+    // and code is exact.
+    if (kpi == "dns_latency_us") return {1000, 0.02, 1.0};
+    if (kpi == "dns_lat_first_us" || kpi == "dns_lat_last_us") return {1000, 0.05, 1.0};
+    if (kpi.rfind("dns_", 0) == 0 || kpi == "query_profile" || kpi == "orphan_queries" ||
+        kpi == "lookup_profile")
+        return {0, 0, 1.0};
     if (source != kPcap && source != kImplog) return {0, 0, 1.0};
     if (source == kImplog) {
         // The kernel marks segments lost by heuristics (RACK, SACK scoreboard):
@@ -751,25 +769,54 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
     for (const auto& path : find_manifests(run_dir)) manifests.push_back(read_manifest(path));
 
     std::map<std::string, std::map<std::string, Tolerance>> tolerances;
-    std::set<std::string> experiments, agent_experiments;
+    std::set<std::string> experiments, agent_experiments, dns_experiments;
     bool any_agent = false;
+    const auto ends_with = [](const std::string& s, const std::string& tail) {
+        return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+    };
     for (const auto& m : manifests) {
         experiments.insert(m.experiment);
         tolerances.emplace(m.experiment, m.tolerances);  // the first repetition's
+        bool tcp = false, dns = false;
+        for (const auto& [name, type] : m.workload_types) (type == "dns" ? dns : tcp) = true;
         for (const auto& h : m.hosts)
             if (h.agent) {
                 any_agent = true;
-                agent_experiments.insert(m.experiment);
+                if (tcp || !dns) agent_experiments.insert(m.experiment);
+                if (dns) dns_experiments.insert(m.experiment);
             }
     }
     std::vector<AgentConn> agent;
+    std::vector<DnsProfile> dns_agent;
     if (any_agent) agent = read_profiles((fs::path(run_dir) / "profiles.sqlite").string());
+    if (!dns_experiments.empty())
+        dns_agent = read_dns_profiles((fs::path(run_dir) / "profiles.sqlite").string());
 
     for (const auto& m : manifests) {
         std::vector<TruthConn> truth;
+        std::vector<DnsLookupTruth> dns_truth;
+        std::vector<DnsServerQuery> dns_server;
         for (const auto& f : m.truth_files) {
-            auto lines = read_truth((fs::path(m.dir) / f).string());
+            const std::string path = (fs::path(m.dir) / f).string();
+            if (ends_with(f, "-dns.jsonl")) {
+                auto lines = read_dns_truth(path);
+                dns_truth.insert(dns_truth.end(), lines.begin(), lines.end());
+                continue;
+            }
+            if (ends_with(f, "-dnsmasq.jsonl")) {
+                auto lines = read_dns_server_truth(path);
+                dns_server.insert(dns_server.end(), lines.begin(), lines.end());
+                continue;
+            }
+            auto lines = read_truth(path);
             truth.insert(truth.end(), lines.begin(), lines.end());
+        }
+        if (dns_experiments.count(m.experiment)) {
+            std::vector<const DnsProfile*> mine;
+            for (const auto& p : dns_agent)
+                for (const auto& h : m.hosts)
+                    if (h.agent && h.observation_domain == p.observation_domain) mine.push_back(&p);
+            validate_dns_rep(m, dns_truth, dns_server, mine, r);
         }
         std::vector<const AgentConn*> mine;
         for (const auto& c : agent)
@@ -781,7 +828,7 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
     }
     r.experiments = static_cast<int>(experiments.size());
     r.repetitions = static_cast<int>(manifests.size());
-    judge(r, require_coverage, tolerances, agent_experiments);
+    judge(r, require_coverage, tolerances, agent_experiments, dns_experiments);
     return r;
 }
 

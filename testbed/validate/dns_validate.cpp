@@ -1,0 +1,368 @@
+#include "validate/dns_validate.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "impair/log.hpp"
+
+namespace fc::validate {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::pair<std::string, std::vector<std::string>>> kDnsCoverage = {
+    {"dns_resolver",
+     {"dns_outcome", "dns_gai_error", "dns_v4_addrs", "dns_v6_addrs", "dns_latency_us"}},
+    {"dns_wire",
+     {"dns_attempts", "dns_lat_first_us", "dns_lat_last_us", "dns_query_bytes", "dns_reply_bytes",
+      "dns_rcode", "dns_answers"}},
+    {"dns_views_linked", {"dns_link", "dns_queries"}},
+};
+
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+const std::string kWorkload = "workload", kPcap = "pcap", kServerLog = "server_log",
+                  kImplog = "impairment_log";
+
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// dnsmasq's names of query types.
+std::string qtype_name(int64_t t) {
+    switch (t) {
+        case 1:
+            return "A";
+        case 2:
+            return "NS";
+        case 5:
+            return "CNAME";
+        case 6:
+            return "SOA";
+        case 12:
+            return "PTR";
+        case 15:
+            return "MX";
+        case 16:
+            return "TXT";
+        case 28:
+            return "AAAA";
+        case 33:
+            return "SRV";
+        default:
+            return "type=" + std::to_string(t);
+    }
+}
+
+// fcDnsOutcome of the lookup tool's outcome; nullopt for "temporary", which
+// the wire decides (SERVFAIL or timeout).
+std::optional<int64_t> outcome_code(const std::string& o) {
+    if (o == "answer") return 0;
+    if (o == "nxdomain") return 1;
+    if (o == "nodata") return 2;
+    if (o == "error") return 5;
+    return std::nullopt;
+}
+
+std::string addr_text(uint8_t v, const uint8_t* a) {
+    char buf[INET6_ADDRSTRLEN] = "";
+    inet_ntop(v == 4 ? AF_INET : AF_INET6, a, buf, sizeof buf);
+    return normalise_addr(buf);
+}
+
+class DnsRep {
+  public:
+    DnsRep(const Manifest& m, const std::vector<DnsLookupTruth>& lookups,
+           const std::vector<DnsServerQuery>& server_log,
+           const std::vector<const DnsProfile*>& agent, Result& r)
+        : m_(m), lookups_(lookups), server_(server_log), agent_(agent), r_(r) {}
+
+    void run() {
+        load_captures();
+        load_logs();
+        std::set<const DnsProfile*> used;
+        std::map<size_t, const DnsProfile*> paired;  // truth lookup index -> agent lookup
+        for (size_t i = 0; i < lookups_.size(); ++i) {
+            const auto& t = lookups_[i];
+            const HostInfo* h = m_.host(t.host);
+            if (!h) throw InputError(t.file + ": host '" + t.host + "' is not in " + m_.path);
+            if (!h->agent) continue;
+            const DnsProfile* p = match_lookup(t, *h, used);
+            add(t.host, t.workload, t.lookup, p, "lookup_profile", kWorkload, p ? 1 : 0, 1,
+                p ? "" : "no resolver-view profile for " + t.name);
+            if (!p) continue;
+            used.insert(p);
+            paired[i] = p;
+            compare_lookup(t, *p);
+        }
+        compare_queries(paired);
+    }
+
+  private:
+    struct HostCaptures {
+        std::vector<CaptureDnsQuery> queries;  // seen at the host's end of its links
+    };
+
+    const Manifest& m_;
+    const std::vector<DnsLookupTruth>& lookups_;
+    const std::vector<DnsServerQuery>& server_;
+    const std::vector<const DnsProfile*>& agent_;
+    Result& r_;
+    std::map<std::string, HostCaptures> captures_;  // by host
+    std::vector<impair::LogRecord> log_;            // UDP/53 records of every impaired link
+    bool have_log_ = false;
+
+    void add(const std::string& host, const std::string& workload, int64_t conn,
+             const DnsProfile* p, const std::string& kpi, const std::string& source,
+             double exported, double truth, std::string note = "") {
+        Detail d;
+        d.experiment = m_.experiment;
+        d.repetition = m_.repetition;
+        d.protocol = "dns";
+        d.host = host;
+        d.workload = workload;
+        d.conn = conn;
+        d.role = "client";
+        if (p)
+            d.agent_key = std::to_string(p->observation_domain) + ":" + std::to_string(p->flow_id);
+        d.kpi = kpi;
+        d.source = source;
+        d.exported = exported;
+        d.truth = truth;
+        d.note = std::move(note);
+        r_.details.push_back(std::move(d));
+    }
+
+    void load_captures() {
+        for (const auto& l : m_.links)
+            for (const auto& [side, stem] : l.captures) {
+                const std::string host = side == "a" ? l.a : l.b;
+                const std::string path = (fs::path(m_.dir) / (stem + ".json")).string();
+                if (!fs::exists(path)) continue;
+                const Capture c = read_capture(path);
+                if (c.pcap_drops > 0) {
+                    r_.warnings.push_back(path + ": libpcap dropped packets, DNS not compared");
+                    continue;
+                }
+                auto& hc = captures_[host].queries;
+                hc.insert(hc.end(), c.dns.begin(), c.dns.end());
+            }
+    }
+
+    void load_logs() {
+        for (const auto& l : m_.links) {
+            if (!l.impaired || l.log.empty()) continue;
+            const std::string path = (fs::path(m_.dir) / l.log).string();
+            if (!fs::exists(path)) continue;
+            try {
+                for (const auto& rec : impair::read_log(path).records)
+                    if (rec.proto == 17 && rec.has_dns_id) log_.push_back(rec);
+                have_log_ = true;
+            } catch (const std::exception& e) {
+                throw InputError(path + ": " + e.what());
+            }
+        }
+    }
+
+    const DnsProfile* match_lookup(const DnsLookupTruth& t, const HostInfo& h,
+                                   const std::set<const DnsProfile*>& used) const {
+        const DnsProfile* best = nullptr;
+        int64_t best_gap = INT64_MAX;
+        for (const auto* p : agent_) {
+            if (!p->is_lookup() || p->observation_domain != h.observation_domain || used.count(p))
+                continue;
+            if (p->pid != t.pid || (!p->name.empty() && p->name != lower(t.name))) continue;
+            if (p->window_end_ns < t.t_start_ns - 50 * kMs ||
+                p->window_start_ns > t.t_end_ns + 50 * kMs)
+                continue;
+            const int64_t gap = std::llabs(p->window_start_ns - t.t_start_ns);
+            if (gap < best_gap) {
+                best_gap = gap;
+                best = p;
+            }
+        }
+        return best;
+    }
+
+    static double kpi(const DnsProfile& p, const std::string& k) {
+        const auto it = p.kpi.find(k);
+        return it == p.kpi.end() ? NAN : it->second;
+    }
+
+    // Queries the host's capture saw for this lookup: its name, sent while it ran.
+    std::vector<const CaptureDnsQuery*> captured_for(const DnsLookupTruth& t) const {
+        std::vector<const CaptureDnsQuery*> out;
+        const auto it = captures_.find(t.host);
+        if (it == captures_.end()) return out;
+        for (const auto& q : it->second.queries)
+            if (lower(q.qname) == lower(t.name) && q.t_first_ns >= t.t_start_ns - kMs &&
+                q.t_first_ns <= t.t_end_ns + kMs)
+                out.push_back(&q);
+        return out;
+    }
+
+    void compare_lookup(const DnsLookupTruth& t, const DnsProfile& p) {
+        const auto caught = captured_for(t);
+        auto want = outcome_code(t.outcome);
+        std::string note;
+        if (!want) {  // temporary failure: SERVFAIL if the wire saw one, else a timeout
+            const bool servfail = std::any_of(caught.begin(), caught.end(), [](const auto* q) {
+                return q->rcode && *q->rcode == 2;
+            });
+            want = servfail ? 3 : 4;
+            note = servfail ? "EAI_AGAIN with a SERVFAIL on the wire" : "EAI_AGAIN, no reply seen";
+        }
+        add(t.host, t.workload, t.lookup, &p, "dns_outcome", kWorkload, kpi(p, "dns_outcome"),
+            static_cast<double>(*want), note);
+        add(t.host, t.workload, t.lookup, &p, "dns_gai_error", kWorkload, kpi(p, "dns_gai_error"),
+            static_cast<double>(t.rc < 0 ? -t.rc : t.rc));
+        add(t.host, t.workload, t.lookup, &p, "dns_v4_addrs", kWorkload, kpi(p, "dns_v4_addrs"),
+            static_cast<double>(t.v4));
+        add(t.host, t.workload, t.lookup, &p, "dns_v6_addrs", kWorkload, kpi(p, "dns_v6_addrs"),
+            static_cast<double>(t.v6));
+        add(t.host, t.workload, t.lookup, &p, "dns_latency_us", kWorkload, kpi(p, "dns_latency_us"),
+            static_cast<double>(t.t_end_ns - t.t_start_ns) / 1e3,
+            "time inside getaddrinfo, as the tool timed it");
+        add(t.host, t.workload, t.lookup, &p, "window_start_ns", kWorkload,
+            static_cast<double>(p.window_start_ns - t.t_start_ns), 0,
+            "offset of the lookup's start from the tool's clock reading (ns)");
+        if (captures_.count(t.host)) {
+            std::set<std::tuple<int64_t, int64_t, std::string>> distinct;
+            for (const auto* q : caught) distinct.insert({q->client_port, q->id, q->server});
+            add(t.host, t.workload, t.lookup, &p, "dns_queries", kPcap, kpi(p, "dns_queries"),
+                static_cast<double>(distinct.size()),
+                "distinct queries captured during the lookup");
+        }
+    }
+
+    uint64_t dropped_on_links(const DnsProfile& p) const {
+        uint64_t n = 0;
+        for (const auto& rec : log_) {
+            if (rec.action != static_cast<uint8_t>(impair::Action::dropped)) continue;
+            if (rec.dns_id != static_cast<uint16_t>(kpi(p, "dns_id")) || rec.sport != p.sport ||
+                rec.dport != p.dport)
+                continue;
+            if (addr_text(rec.ip_version, rec.src) != p.src ||
+                addr_text(rec.ip_version, rec.dst) != p.dst)
+                continue;
+            n += rec.count;
+        }
+        return n;
+    }
+
+    void compare_queries(const std::map<size_t, const DnsProfile*>& paired) {
+        std::set<const DnsProfile*> matched;
+        for (const auto& [host, hc] : captures_) {
+            const HostInfo* h = m_.host(host);
+            if (!h || !h->agent) continue;
+            for (const auto& q : hc.queries) {
+                // The lookup of the tool this query belongs to, if any.
+                std::optional<size_t> owner;
+                for (size_t i = 0; i < lookups_.size(); ++i) {
+                    const auto& t = lookups_[i];
+                    if (t.host == host && lower(t.name) == lower(q.qname) &&
+                        q.t_first_ns >= t.t_start_ns - kMs && q.t_first_ns <= t.t_end_ns + kMs)
+                        owner = i;
+                }
+                const std::string workload = owner ? lookups_[*owner].workload : "";
+                const int64_t conn = owner ? lookups_[*owner].lookup : -1;
+                const DnsProfile* p = nullptr;
+                for (const auto* a : agent_) {
+                    if (a->is_lookup() || a->observation_domain != h->observation_domain) continue;
+                    if (a->src == q.client && a->sport == q.client_port && a->dst == q.server &&
+                        a->dport == q.server_port &&
+                        kpi(*a, "dns_id") == static_cast<double>(q.id) &&
+                        std::llabs(a->window_start_ns - q.t_first_ns) < 1000 * kMs) {
+                        p = a;
+                        break;
+                    }
+                }
+                add(host, workload, conn, p, "query_profile", kPcap, p ? 1 : 0, 1,
+                    p ? "" : "no wire-view profile for " + q.qname + " id " + std::to_string(q.id));
+                if (!p) continue;
+                matched.insert(p);
+                compare_query(host, workload, conn, q, *p);
+                if (owner) {
+                    const auto it = paired.find(*owner);
+                    if (it != paired.end())
+                        add(host, workload, conn, p, "dns_link", kWorkload,
+                            p->lookup_id == it->second->flow_id ? 1 : 0, 1,
+                            "the query carries its lookup's fcDnsLookupId");
+                }
+            }
+        }
+        for (const auto* a : agent_) {
+            if (a->is_lookup() || matched.count(a)) continue;
+            bool host_captured = false;
+            for (const auto& h : m_.hosts)
+                if (h.agent && h.observation_domain == a->observation_domain)
+                    host_captured = captures_.count(h.name) > 0;
+            if (!host_captured) continue;
+            add("", "", -1, a, "orphan_queries", kPcap, 1, 0,
+                "no captured query " + a->name + " " + a->src + ":" + std::to_string(a->sport));
+        }
+    }
+
+    void compare_query(const std::string& host, const std::string& workload, int64_t conn,
+                       const CaptureDnsQuery& q, const DnsProfile& p) {
+        add(host, workload, conn, &p, "dns_attempts", kPcap, kpi(p, "dns_attempts"),
+            static_cast<double>(q.attempts));
+        add(host, workload, conn, &p, "dns_query_bytes", kPcap, kpi(p, "dns_query_bytes"),
+            static_cast<double>(q.query_size));
+        add(host, workload, conn, &p, "dns_reply_bytes", kPcap, kpi(p, "dns_reply_bytes"),
+            static_cast<double>(q.reply_size.value_or(0)));
+        add(host, workload, conn, &p, "dns_rcode", kPcap, kpi(p, "dns_rcode"),
+            static_cast<double>(q.rcode.value_or(255)), "255: no reply");
+        add(host, workload, conn, &p, "dns_answers", kPcap, kpi(p, "dns_answers"),
+            static_cast<double>(q.answers.value_or(0)));
+        add(host, workload, conn, &p, "window_start_ns", kPcap,
+            static_cast<double>(p.window_start_ns - q.t_first_ns), 0,
+            "offset of the query's start from its first copy on the wire (ns)");
+        if (q.t_reply_ns) {
+            add(host, workload, conn, &p, "dns_lat_first_us", kPcap, kpi(p, "dns_lat_first_us"),
+                static_cast<double>(*q.t_reply_ns - q.t_first_ns) / 1e3);
+            add(host, workload, conn, &p, "dns_lat_last_us", kPcap, kpi(p, "dns_lat_last_us"),
+                static_cast<double>(*q.t_reply_ns - q.t_last_ns) / 1e3);
+        }
+        if (have_log_) {
+            uint64_t seen = 0;
+            for (const auto& rec : log_)
+                if (rec.dns_id == q.id && rec.sport == q.client_port &&
+                    rec.dport == q.server_port && addr_text(rec.ip_version, rec.src) == q.client)
+                    seen += rec.count;
+            if (seen > 0)
+                add(host, workload, conn, &p, "dns_attempts", kImplog, kpi(p, "dns_attempts"),
+                    static_cast<double>(seen), "copies of the query the link carried or dropped");
+        }
+        if (!server_.empty()) {
+            // What reached the server: the copies sent less those the links dropped.
+            const std::string type = qtype_name(static_cast<int64_t>(kpi(p, "dns_qtype")));
+            double logged = 0;
+            for (const auto& s : server_)
+                if (s.client == q.client && s.client_port == q.client_port && s.qtype == type &&
+                    lower(s.name) == lower(q.qname))
+                    ++logged;
+            add(host, workload, conn, &p, "dns_delivered", kServerLog,
+                kpi(p, "dns_attempts") - static_cast<double>(dropped_on_links(p)), logged,
+                "attempts less link drops, against the queries the server logged");
+        }
+    }
+};
+
+}  // namespace
+
+void validate_dns_rep(const Manifest& m, const std::vector<DnsLookupTruth>& lookups,
+                      const std::vector<DnsServerQuery>& server_log,
+                      const std::vector<const DnsProfile*>& agent, Result& r) {
+    DnsRep(m, lookups, server_log, agent, r).run();
+}
+
+}  // namespace fc::validate

@@ -1,0 +1,389 @@
+// The DNS half of the validator on a crafted run: three lookups (an answer,
+// an NXDOMAIN, a timeout after a retransmission). The consistent run passes
+// every row; each wrong KPI fails the row that judges it.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "impair/log.hpp"
+#include "validate/validate.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace impair = fc::impair;
+using nlohmann::json;
+
+constexpr int64_t kBase = 1'700'000'000'000'000'000;
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kOd = 21;
+constexpr int64_t kPid = 4242;
+const char* const kClient = "198.18.1.1";
+const char* const kServer = "198.18.2.1";
+constexpr int64_t kLookupBase = int64_t{1} << 62;
+
+struct Query {
+    int64_t lookup, id, qtype, cport, attempts, t_first, t_last;
+    std::optional<int64_t> t_reply;
+    int64_t qsize, rsize, rcode, answers;
+    std::string name;
+};
+struct Lookup {
+    int64_t n;
+    std::string name, outcome;
+    int64_t rc, t_start, t_end, v4, v6;
+};
+
+struct DnsRun {
+    std::vector<Lookup> lookups;
+    std::vector<Query> queries;
+    std::vector<json> lookup_rows, query_rows;  // agent profiles, mutable by tests
+    std::vector<impair::LogRecord> implog;
+    std::vector<json> server_log;
+
+    void write(const fs::path& run) const {
+        const fs::path rep = run / "dns-exp" / "rep-0";
+        fs::create_directories(rep / "truth");
+        fs::create_directories(rep / "captures");
+        fs::create_directories(rep / "links");
+        json manifest = {
+            {"experiment", "dns-exp"},
+            {"repetition", 0},
+            {"hosts",
+             {{{"name", "client"}, {"agent", true}, {"observation_domain", kOd}},
+              {{"name", "server"}, {"agent", false}}}},
+            {"links",
+             {{{"name", "l1"},
+               {"a", "client"},
+               {"b", "server"},
+               {"impaired", true},
+               {"log", "links/l1.implog"},
+               {"captures", {{"a", "captures/l1-a"}}}}}},
+            {"workloads",
+             {{{"name", "lookups"},
+               {"type", "dns"},
+               {"truth",
+                {"truth/client-lookups-dns.jsonl", "truth/server-lookups-dnsmasq.jsonl"}}}}}};
+        std::ofstream(rep / "manifest.json") << manifest.dump();
+        std::ofstream t(rep / "truth" / "client-lookups-dns.jsonl");
+        for (const auto& l : lookups)
+            t << json{{"host", "client"},    {"workload", "lookups"},   {"lookup", l.n},
+                      {"name", l.name},      {"family", "any"},         {"pid", kPid},
+                      {"tid", kPid},         {"t_start_ns", l.t_start}, {"t_end_ns", l.t_end},
+                      {"rc", l.rc},          {"rc_name", "x"},          {"outcome", l.outcome},
+                      {"v4", json::array()}, {"v6", json::array()},     {"server", kServer}}
+                     .dump()
+              << "\n";
+        t.close();
+        // v4/v6 lists of the right lengths.
+        std::string text;
+        {
+            std::ifstream in(rep / "truth" / "client-lookups-dns.jsonl");
+            std::string line;
+            size_t i = 0;
+            while (std::getline(in, line)) {
+                json j = json::parse(line);
+                j["v4"] = json::array();
+                j["v6"] = json::array();
+                for (int64_t k = 0; k < lookups[i].v4; ++k) j["v4"].push_back("198.18.200.1");
+                for (int64_t k = 0; k < lookups[i].v6; ++k) j["v6"].push_back("fd00:200::1");
+                text += j.dump() + "\n";
+                ++i;
+            }
+        }
+        std::ofstream(rep / "truth" / "client-lookups-dns.jsonl") << text;
+        std::ofstream s(rep / "truth" / "server-lookups-dnsmasq.jsonl");
+        for (const auto& j : server_log) s << j.dump() << "\n";
+        s.close();
+        json cap = {{"pcap_drops", 0}, {"connections", json::array()}, {"dns", json::array()}};
+        for (const auto& q : queries) {
+            json j = {{"client", kClient},
+                      {"client_port", q.cport},
+                      {"server", kServer},
+                      {"server_port", 53},
+                      {"id", q.id},
+                      {"qname", q.name},
+                      {"qtype", q.qtype},
+                      {"attempts", q.attempts},
+                      {"t_first_query_ns", q.t_first},
+                      {"t_last_query_ns", q.t_last},
+                      {"query_size", q.qsize}};
+            j["t_reply_ns"] = q.t_reply ? json(*q.t_reply) : json(nullptr);
+            j["reply_size"] = q.t_reply ? json(q.rsize) : json(nullptr);
+            j["rcode"] = q.t_reply ? json(q.rcode) : json(nullptr);
+            j["answers"] = q.t_reply ? json(q.answers) : json(nullptr);
+            cap["dns"].push_back(j);
+        }
+        std::ofstream(rep / "captures" / "l1-a.json") << cap.dump();
+        impair::LogWriter w;
+        w.open((rep / "links" / "l1.implog").string(), 7, kBase, "l1");
+        w.write(implog.data(), implog.size());
+        w.close();
+        write_db(run / "profiles.sqlite");
+    }
+
+    void write_db(const fs::path& path) const {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+        const char* cols[] = {"observation_domain",
+                              "template_id",
+                              "flow_id",
+                              "profile_seq",
+                              "src_addr",
+                              "dst_addr",
+                              "src_port",
+                              "dst_port",
+                              "protocol",
+                              "role",
+                              "window_start_ns",
+                              "window_end_ns",
+                              "start_state",
+                              "end_state",
+                              "close_cause",
+                              "pid",
+                              "dns_name",
+                              "dns_lookup_id",
+                              "dns_outcome",
+                              "dns_gai_error",
+                              "dns_v4_addrs",
+                              "dns_v6_addrs",
+                              "dns_queries",
+                              "dns_latency_us",
+                              "dns_id",
+                              "dns_qtype",
+                              "dns_attempts",
+                              "dns_lat_first_us",
+                              "dns_lat_last_us",
+                              "dns_query_bytes",
+                              "dns_reply_bytes",
+                              "dns_rcode",
+                              "dns_answers"};
+        std::string create = "CREATE TABLE profiles (id INTEGER PRIMARY KEY";
+        for (const char* c : cols)
+            create += std::string(", ") + c +
+                      (std::string(c) == "src_addr" || std::string(c) == "dst_addr" ||
+                               std::string(c) == "dns_name"
+                           ? " TEXT"
+                           : " INTEGER");
+        ASSERT_EQ(sqlite3_exec(db, (create + ")").c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+        auto insert = [&](const json& row) {
+            std::string names, vals;
+            for (const auto& [k, v] : row.items()) {
+                names += (names.empty() ? "" : ",") + k;
+                vals += (vals.empty() ? "" : ",") +
+                        (v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump());
+            }
+            const std::string sql = "INSERT INTO profiles (" + names + ") VALUES (" + vals + ")";
+            ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+        };
+        for (const auto& r : lookup_rows) insert(r);
+        for (const auto& r : query_rows) insert(r);
+        sqlite3_close(db);
+    }
+};
+
+impair::LogRecord udp(const Query& q, uint64_t t, bool dropped) {
+    impair::LogRecord r{};
+    r.t_in_ns = t;
+    r.t_out_ns = dropped ? 0 : t + kMs;
+    r.count = 1;
+    r.dir = 0;
+    r.action = static_cast<uint8_t>(dropped ? impair::Action::dropped : impair::Action::forwarded);
+    r.ip_version = 4;
+    r.proto = 17;
+    inet_pton(AF_INET, kClient, r.src);
+    inet_pton(AF_INET, kServer, r.dst);
+    r.sport = static_cast<uint16_t>(q.cport);
+    r.dport = 53;
+    r.payload_len = static_cast<uint16_t>(q.qsize);
+    r.has_dns_id = 1;
+    r.dns_id = static_cast<uint16_t>(q.id);
+    return r;
+}
+
+DnsRun consistent() {
+    DnsRun run;
+    const int64_t t = kBase;
+    run.lookups = {{0, "a.fc.test", "answer", 0, t, t + 2 * kMs, 1, 0},
+                   {1, "nx.fc.test", "nxdomain", -2, t + 100 * kMs, t + 103 * kMs, 0, 0},
+                   {2, "slow.fc.test", "temporary", -3, t + 200 * kMs, t + 2200 * kMs, 0, 0}};
+    run.queries = {
+        {0, 100, 1, 40000, 1, t + kMs / 5, t + kMs / 5, t + kMs, 27, 43, 0, 1, "a.fc.test"},
+        {1, 200, 1, 40001, 1, t + 100 * kMs + kMs / 5, t + 100 * kMs + kMs / 5, t + 101 * kMs, 28,
+         28, 3, 0, "nx.fc.test"},
+        {1, 201, 28, 40001, 1, t + 100 * kMs + kMs / 4, t + 100 * kMs + kMs / 4, t + 102 * kMs, 28,
+         28, 3, 0, "nx.fc.test"},
+        {2, 300, 1, 40002, 2, t + 200 * kMs + kMs / 5, t + 1200 * kMs, std::nullopt, 30, 0, 0, 0,
+         "slow.fc.test"}};
+    for (const auto& l : run.lookups)
+        run.lookup_rows.push_back({{"observation_domain", kOd},
+                                   {"template_id", 260},
+                                   {"flow_id", kLookupBase | l.n},
+                                   {"profile_seq", 0},
+                                   {"role", 1},
+                                   {"window_start_ns", l.t_start + 3000},
+                                   {"window_end_ns", l.t_end - 3000},
+                                   {"start_state", 1},
+                                   {"end_state", l.rc == 0    ? 4
+                                                 : l.rc == -2 ? 6
+                                                              : 5},
+                                   {"close_cause", l.rc == -3 ? 4 : 0},
+                                   {"pid", kPid},
+                                   {"dns_name", l.name},
+                                   {"dns_lookup_id", kLookupBase | l.n},
+                                   {"dns_outcome", l.rc == 0    ? 0
+                                                   : l.rc == -2 ? 1
+                                                                : 4},
+                                   {"dns_gai_error", -l.rc},
+                                   {"dns_v4_addrs", l.v4},
+                                   {"dns_v6_addrs", l.v6},
+                                   {"dns_queries", l.n == 1 ? 2 : 1},
+                                   {"dns_latency_us", (l.t_end - l.t_start) / 1000 - 6}});
+    int64_t qid = 0;
+    for (const auto& q : run.queries) {
+        run.query_rows.push_back(
+            {{"observation_domain", kOd},
+             {"template_id", 261},
+             {"flow_id", (int64_t{1} << 61) + ++qid},
+             {"profile_seq", 0},
+             {"src_addr", kClient},
+             {"dst_addr", kServer},
+             {"src_port", q.cport},
+             {"dst_port", 53},
+             {"protocol", 17},
+             {"role", 1},
+             {"window_start_ns", q.t_first - 20000},
+             {"window_end_ns", q.t_reply.value_or(q.t_last + kMs)},
+             {"start_state", 1},
+             {"end_state", q.t_reply ? (q.rcode ? 6 : 4) : 5},
+             {"close_cause", 0},
+             {"pid", kPid},
+             {"dns_name", q.name},
+             {"dns_lookup_id", kLookupBase | q.lookup},
+             {"dns_outcome", q.t_reply ? (q.rcode == 3 ? 1 : 0) : 4},
+             {"dns_id", q.id},
+             {"dns_qtype", q.qtype},
+             {"dns_attempts", q.attempts},
+             {"dns_lat_first_us", q.t_reply ? (*q.t_reply - q.t_first) / 1000 + 20 : 0},
+             {"dns_lat_last_us", q.t_reply ? (*q.t_reply - q.t_last) / 1000 + 20 : 0},
+             {"dns_query_bytes", q.qsize},
+             {"dns_reply_bytes", q.t_reply ? q.rsize : 0},
+             {"dns_rcode", q.t_reply ? q.rcode : 255},
+             {"dns_answers", q.answers}});
+        // The link carried every copy; it dropped the first of the slow query.
+        for (int64_t a = 0; a < q.attempts; ++a) {
+            const bool dropped = q.lookup == 2 && a == 0;
+            run.implog.push_back(
+                udp(q, static_cast<uint64_t>(q.t_first + a * 1000 * kMs), dropped));
+            if (!dropped)
+                run.server_log.push_back({{"client", kClient},
+                                          {"client_port", q.cport},
+                                          {"qtype", q.qtype == 1 ? "A" : "AAAA"},
+                                          {"name", q.name},
+                                          {"answer", "x"},
+                                          {"serial", 1},
+                                          {"t_s", 0}});
+        }
+    }
+    return run;
+}
+
+class ValidateDns : public ::testing::Test {
+  protected:
+    fs::path dir;
+    DnsRun run = consistent();
+    void SetUp() override {
+        char tmpl[] = "/tmp/fc-validate-dns-XXXXXX";
+        ASSERT_TRUE(mkdtemp(tmpl));
+        dir = tmpl;
+    }
+    void TearDown() override { fs::remove_all(dir); }
+    std::set<std::string> failing() {
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        run.write(dir);
+        const auto r = fc::validate::validate_run(dir.string(), true);
+        std::set<std::string> out;
+        for (const auto& row : r.rows)
+            if (!row.pass) out.insert(row.kpi + "/" + row.source);
+        return out;
+    }
+};
+
+TEST_F(ValidateDns, ConsistentRunPassesEveryRowAndCoversEveryGroup) {
+    fs::create_directories(dir);
+    run.write(dir);
+    const auto r = fc::validate::validate_run(dir.string(), true);
+    std::set<std::string> rows, bad;
+    for (const auto& row : r.rows) {
+        rows.insert(row.protocol + ":" + row.kpi + "/" + row.source);
+        if (!row.pass) bad.insert(row.kpi + "/" + row.source + " " + row.note);
+    }
+    EXPECT_TRUE(bad.empty()) << ::testing::PrintToString(bad);
+    for (const char* want :
+         {"dns:lookup_profile/workload", "dns:dns_outcome/workload", "dns:dns_gai_error/workload",
+          "dns:dns_v4_addrs/workload", "dns:dns_latency_us/workload", "dns:dns_queries/pcap",
+          "dns:query_profile/pcap", "dns:dns_attempts/pcap", "dns:dns_attempts/impairment_log",
+          "dns:dns_delivered/server_log", "dns:dns_rcode/pcap", "dns:dns_reply_bytes/pcap",
+          "dns:dns_lat_first_us/pcap", "dns:dns_lat_last_us/pcap", "dns:dns_link/workload",
+          "dns:window_start_ns/pcap", "dns:coverage:dns_wire/any", "dns:coverage:dns_resolver/any",
+          "dns:coverage:dns_views_linked/any"})
+        EXPECT_TRUE(rows.count(want)) << want;
+    // A DNS-only experiment owes no TCP rows.
+    for (const auto& row : r.rows) EXPECT_NE(row.protocol, "tcp") << row.kpi;
+}
+
+TEST_F(ValidateDns, WrongOutcomeFailsItsRow) {
+    run.lookup_rows[2]["dns_outcome"] = 3;  // SERVFAIL, but nothing answered
+    EXPECT_EQ(failing(), std::set<std::string>{"dns_outcome/workload"});
+}
+
+TEST_F(ValidateDns, WrongAddressCountFailsItsRow) {
+    run.lookup_rows[0]["dns_v4_addrs"] = 2;
+    EXPECT_EQ(failing(), std::set<std::string>{"dns_v4_addrs/workload"});
+}
+
+TEST_F(ValidateDns, LatencyFiveMillisecondsOffFails) {
+    run.lookup_rows[1]["dns_latency_us"] = 3000 + 5000;
+    EXPECT_EQ(failing(), std::set<std::string>{"dns_latency_us/workload"});
+}
+
+TEST_F(ValidateDns, MissedRetransmissionFailsAttemptsAgainstEverySource) {
+    run.query_rows[3]["dns_attempts"] = 1;
+    EXPECT_EQ(failing(), (std::set<std::string>{"dns_attempts/pcap", "dns_attempts/impairment_log",
+                                                "dns_delivered/server_log"}));
+}
+
+TEST_F(ValidateDns, WrongReplySizeAndRcodeFailTheirRows) {
+    run.query_rows[1]["dns_reply_bytes"] = 29;
+    run.query_rows[2]["dns_rcode"] = 2;
+    EXPECT_EQ(failing(), (std::set<std::string>{"dns_reply_bytes/pcap", "dns_rcode/pcap"}));
+}
+
+TEST_F(ValidateDns, QueryLinkedToTheWrongLookupFailsTheLink) {
+    run.query_rows[0]["dns_lookup_id"] = kLookupBase | 1;
+    EXPECT_EQ(failing(), std::set<std::string>{"dns_link/workload"});
+}
+
+TEST_F(ValidateDns, MissingLookupProfileAndMissingQueryProfileFail) {
+    run.lookup_rows.erase(run.lookup_rows.begin());
+    run.query_rows.pop_back();
+    const auto f = failing();
+    EXPECT_TRUE(f.count("lookup_profile/workload"));
+    EXPECT_TRUE(f.count("query_profile/pcap"));
+}
+
+TEST_F(ValidateDns, AgentQueryTheCaptureNeverSawIsAnOrphan) {
+    json extra = run.query_rows[0];
+    extra["src_port"] = 49999;
+    extra["flow_id"] = (int64_t{1} << 61) + 99;
+    run.query_rows.push_back(extra);
+    EXPECT_EQ(failing(), std::set<std::string>{"orphan_queries/pcap"});
+}
+
+}  // namespace
