@@ -42,6 +42,8 @@ class TruthWriter {
     TruthWriter(const TruthWriter&) = delete;
     TruthWriter& operator=(const TruthWriter&) = delete;
     void write(const ConnTruth& t);
+    // Any other truth object (e.g. a DNS lookup), as one line.
+    void write(const nlohmann::json& j);
 
   private:
     std::mutex mu_;
