@@ -16,7 +16,7 @@
 #include "workload/dns_zone.hpp"
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace fc::harness {
 

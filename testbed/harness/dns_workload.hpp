@@ -49,7 +49,7 @@ std::vector<std::string> dns_client_args(const Workload& w, const std::string& t
 // timestamps lack. Throws std::runtime_error naming the line if a query line
 // is malformed; answers without their query become problems.
 struct DnsmasqTruth {
-    std::vector<nlohmann::json> queries;
+    std::vector<nlohmann::ordered_json> queries;
     std::vector<std::string> problems;
 };
 DnsmasqTruth dnsmasq_log_to_truth(const std::string& log_text, const std::string& host,

@@ -95,7 +95,8 @@ std::vector<std::string> nameservers(const std::string& text) {
     return out;
 }
 
-nlohmann::json to_json(const Lookup& l, const std::string& host, const std::string& workload) {
+nlohmann::ordered_json to_json(const Lookup& l, const std::string& host,
+                               const std::string& workload) {
     return {{"host", host},
             {"workload", workload},
             {"lookup", l.index},
@@ -108,7 +109,8 @@ nlohmann::json to_json(const Lookup& l, const std::string& host, const std::stri
             {"rc", l.rc},
             {"rc_name", rc_name(l.rc)},
             {"outcome", rc_outcome(l.rc)},
-            {"expected", l.expected ? nlohmann::json(*l.expected) : nlohmann::json(nullptr)},
+            {"expected",
+             l.expected ? nlohmann::ordered_json(*l.expected) : nlohmann::ordered_json(nullptr)},
             {"errno", l.err},
             {"v4", l.v4},
             {"v6", l.v6},

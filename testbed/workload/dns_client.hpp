@@ -47,7 +47,8 @@ struct Lookup {
     std::optional<std::string> expected;  // null under --expect any
     std::string server;
 };
-nlohmann::json to_json(const Lookup& l, const std::string& host, const std::string& workload);
+nlohmann::ordered_json to_json(const Lookup& l, const std::string& host,
+                               const std::string& workload);
 
 // Runs the lookups; returns the process exit status (0 iff every outcome was
 // the expected one). Throws std::runtime_error on a setup problem (truth file,
