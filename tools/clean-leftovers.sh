@@ -20,7 +20,7 @@ for pid in $(pgrep -f 'fc_integration_tests' 2>/dev/null); do kill -9 "$pid" 2>/
 # A `flowcorder link` keeps its link namespace unnamed: when the process dies,
 # the kernel deletes that namespace and with it both veth pairs, so killing
 # it is all the cleaning it needs.
-for pid in $(pgrep -f '(fc_impair_integration_tests|fc_impair_bench|fc_capture_integration_tests|fc_workload_integration_tests|fc_harness_integration_tests)' 2>/dev/null); do
+for pid in $(pgrep -f '(fc_impair_integration_tests|fc_impair_bench|fc_capture_integration_tests|fc_workload_integration_tests|fc_harness_integration_tests|fc_harness_dns_integration_tests)' 2>/dev/null); do
   say "killing impairment test/bench process $pid"
   kill -9 "$pid" 2>/dev/null
 done

@@ -7,7 +7,7 @@ packages=(
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables iptables tshark nfdump softflowd iperf3 procps python3
   libns3-dev ns3 libgsl-dev python3-matplotlib
-  mininet bridge-utils iputils-ping nginx-light apache2-utils
+  mininet bridge-utils iputils-ping nginx-light apache2-utils dnsmasq-base
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <tuple>
 
 namespace fc::capture {
 
@@ -51,6 +52,15 @@ struct ParsedTcp {
     Segment seg;
 };
 
+// The transport part of one IP packet: what the IP header says about it.
+struct L4View {
+    Endpoint src, dst;
+    uint8_t proto = 0;
+    const uint8_t* p = nullptr;
+    size_t cap = 0;    // bytes captured from p
+    uint32_t len = 0;  // bytes the IP header says follow
+};
+
 uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 uint32_t be32(const uint8_t* p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
@@ -70,20 +80,25 @@ bool parse_tcp(const uint8_t* l4, size_t cap, uint32_t l4_len, ParsedTcp& out) {
     return true;
 }
 
-bool parse_ipv4(const uint8_t* p, size_t cap, ParsedTcp& out) {
+bool parse_ipv4(const uint8_t* p, size_t cap, L4View& out) {
     if (cap < 20 || (p[0] >> 4) != 4) return false;
     const uint32_t ihl = uint32_t(p[0] & 0x0f) * 4, total = be16(p + 2);
     const uint16_t frag = be16(p + 6);
-    // Fragments carry no complete TCP segment; TCP avoids them (PMTU discovery).
-    if (ihl < 20 || total < ihl || p[9] != IPPROTO_TCP || (frag & 0x3fff)) return false;
+    // Fragments carry no complete TCP segment or UDP datagram; TCP avoids
+    // them (PMTU discovery), our DNS messages are small.
+    if (ihl < 20 || total < ihl || (frag & 0x3fff)) return false;
     if (cap < ihl) return false;
     out.src.family = out.dst.family = 4;
     std::memcpy(out.src.addr.data(), p + 12, 4);
     std::memcpy(out.dst.addr.data(), p + 16, 4);
-    return parse_tcp(p + ihl, cap - ihl, total - ihl, out);
+    out.proto = p[9];
+    out.p = p + ihl;
+    out.cap = cap - ihl;
+    out.len = total - ihl;
+    return true;
 }
 
-bool parse_ipv6(const uint8_t* p, size_t cap, ParsedTcp& out) {
+bool parse_ipv6(const uint8_t* p, size_t cap, L4View& out) {
     if (cap < 40 || (p[0] >> 4) != 6) return false;
     uint32_t remaining = be16(p + 4);  // payload length: extension headers + TCP
     if (remaining == 0) return false;  // jumbogram
@@ -92,7 +107,7 @@ bool parse_ipv6(const uint8_t* p, size_t cap, ParsedTcp& out) {
     std::memcpy(out.src.addr.data(), p + 8, 16);
     std::memcpy(out.dst.addr.data(), p + 24, 16);
     size_t off = 40;
-    for (int hops = 0; next != IPPROTO_TCP; ++hops) {
+    for (int hops = 0; next != IPPROTO_TCP && next != IPPROTO_UDP; ++hops) {
         if (hops > 8 || cap < off + 8) return false;
         const uint8_t* h = p + off;
         uint32_t len;
@@ -118,21 +133,25 @@ bool parse_ipv6(const uint8_t* p, size_t cap, ParsedTcp& out) {
         remaining -= len;
     }
     if (cap < off) return false;
-    return parse_tcp(p + off, cap - off, remaining, out);
+    out.proto = next;
+    out.p = p + off;
+    out.cap = cap - off;
+    out.len = remaining;
+    return true;
 }
 
-bool parse_l3(uint16_t ethertype, const uint8_t* p, size_t cap, ParsedTcp& out) {
+bool parse_l3(uint16_t ethertype, const uint8_t* p, size_t cap, L4View& out) {
     if (ethertype == 0x0800) return parse_ipv4(p, cap, out);
     if (ethertype == 0x86dd) return parse_ipv6(p, cap, out);
     return false;
 }
 
-bool parse_raw_ip(const uint8_t* p, size_t cap, ParsedTcp& out) {
+bool parse_raw_ip(const uint8_t* p, size_t cap, L4View& out) {
     if (cap < 1) return false;
     return (p[0] >> 4) == 4 ? parse_ipv4(p, cap, out) : parse_ipv6(p, cap, out);
 }
 
-bool parse_frame(int linktype, const uint8_t* p, size_t cap, ParsedTcp& out) {
+bool parse_frame(int linktype, const uint8_t* p, size_t cap, L4View& out) {
     switch (linktype) {
         case DLT_EN10MB: {
             size_t off = 12;
@@ -164,6 +183,129 @@ bool parse_frame(int linktype, const uint8_t* p, size_t cap, ParsedTcp& out) {
                                                ? pcap_datalink_val_to_name(linktype)
                                                : std::to_string(linktype)));
     }
+}
+
+// One DNS message over UDP: the header fields and the question we keep.
+struct DnsMessage {
+    Endpoint src, dst;
+    bool response = false;
+    uint16_t id = 0;
+    uint8_t rcode = 0;
+    uint16_t ancount = 0;
+    uint32_t size = 0;  // UDP payload length (from the UDP header)
+    std::optional<std::string> qname;
+    std::optional<uint16_t> qtype;
+};
+
+// The question's name and type if the capture holds them whole (labels
+// only: a question has no compression pointers).
+void parse_question(const uint8_t* d, size_t cap, DnsMessage& m) {
+    if (d[4] == 0 && d[5] == 0) return;  // QDCOUNT 0
+    std::string name;
+    size_t i = 12;
+    while (i < cap && d[i] != 0) {
+        const size_t n = d[i];
+        if ((n & 0xc0) != 0 || i + 1 + n > cap || name.size() + n + 1 > 255) return;
+        if (!name.empty()) name += '.';
+        for (size_t k = 0; k < n; ++k) {
+            const char c = static_cast<char>(d[i + 1 + k]);
+            name += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        }
+        i += 1 + n;
+    }
+    if (i >= cap) return;
+    m.qname = name;
+    if (i + 3 <= cap) m.qtype = be16(d + i + 1);
+}
+
+// A UDP datagram to or from port 53 holding at least a DNS header.
+bool parse_dns(const L4View& v, DnsMessage& m) {
+    if (v.proto != IPPROTO_UDP || v.cap < 8 || v.len < 8) return false;
+    const uint16_t sport = be16(v.p), dport = be16(v.p + 2), ulen = be16(v.p + 4);
+    if (sport != 53 && dport != 53) return false;
+    if (ulen < 8 + 12 || ulen > v.len || v.cap < 8 + 12) return false;
+    const uint8_t* d = v.p + 8;
+    const size_t cap = std::min<size_t>(v.cap - 8, ulen - 8);
+    m.src = v.src;
+    m.dst = v.dst;
+    m.src.port = sport;
+    m.dst.port = dport;
+    m.id = be16(d);
+    m.response = d[2] & 0x80;
+    m.rcode = d[3] & 0x0f;
+    m.ancount = be16(d + 6);
+    m.size = ulen - 8u;
+    parse_question(d, cap, m);
+    return true;
+}
+
+// Groups DNS messages into queries: copies of a query (same client and
+// server endpoints, id and question) are attempts; a reply belongs to the
+// latest query with its endpoints and id.
+class DnsTracker {
+  public:
+    explicit DnsTracker(std::vector<DnsQuery>& out) : out_(out) {}
+
+    void add(const DnsMessage& m, int64_t ts_ns) {
+        const Endpoint& client = m.response ? m.dst : m.src;
+        const Endpoint& server = m.response ? m.src : m.dst;
+        auto& list = by_key_[{client, server, m.id}];
+        if (!m.response) {
+            for (auto it = list.rbegin(); it != list.rend(); ++it) {
+                DnsQuery& q = out_[*it];
+                if (q.qname == m.qname && q.qtype == m.qtype) {
+                    if (q.attempts == 0) first_copy(q, m, ts_ns);
+                    ++q.attempts;
+                    q.t_last_query_ns = ts_ns;
+                    return;
+                }
+            }
+            list.push_back(create(client, server, m));
+            DnsQuery& q = out_[list.back()];
+            first_copy(q, m, ts_ns);
+            q.attempts = 1;
+            q.t_last_query_ns = ts_ns;
+            return;
+        }
+        if (list.empty()) {  // a reply whose query the capture did not see
+            list.push_back(create(client, server, m));
+            out_[list.back()].qname = m.qname;
+            out_[list.back()].qtype = m.qtype;
+        }
+        DnsQuery& q = out_[list.back()];
+        if (++q.replies == 1) {
+            q.t_reply_ns = ts_ns;
+            q.reply_size = m.size;
+            q.rcode = m.rcode;
+            q.answers = m.ancount;
+        }
+    }
+
+  private:
+    static void first_copy(DnsQuery& q, const DnsMessage& m, int64_t ts_ns) {
+        q.t_first_query_ns = ts_ns;
+        q.query_size = m.size;
+        q.qname = m.qname;
+        q.qtype = m.qtype;
+    }
+    size_t create(const Endpoint& client, const Endpoint& server, const DnsMessage& m);
+
+    std::vector<DnsQuery>& out_;
+    std::map<std::tuple<Endpoint, Endpoint, uint16_t>, std::vector<size_t>> by_key_;
+};
+
+std::string addr_text(const Endpoint& e);
+
+size_t DnsTracker::create(const Endpoint& client, const Endpoint& server, const DnsMessage& m) {
+    DnsQuery q;
+    q.family = client.family;
+    q.client = addr_text(client);
+    q.server = addr_text(server);
+    q.client_port = client.port;
+    q.server_port = server.port;
+    q.id = m.id;
+    out_.push_back(std::move(q));
+    return out_.size() - 1;
 }
 
 // Disjoint half-open ranges [start, end) of 64-bit unwrapped sequence numbers.
@@ -475,15 +617,27 @@ Analysis analyse_pcap(const std::string& path, bool keep_rtt_pairs) {
     a.capture = path.substr(path.find_last_of('/') + 1);
     std::vector<ConnBuild> conns;
     std::map<std::pair<Endpoint, Endpoint>, size_t> current;  // 4-tuple -> latest connection
+    DnsTracker dns(a.dns);
     pcap_pkthdr* h;
     const u_char* bytes;
     int rc;
     while ((rc = pcap_next_ex(p.get(), &h, &bytes)) == 1) {
         ++a.packets;
+        L4View v{};
+        if (!parse_frame(linktype, bytes, h->caplen, v)) continue;
+        const int64_t ts_ns = int64_t(h->ts.tv_sec) * 1000000000 + h->ts.tv_usec;
+        if (DnsMessage m; parse_dns(v, m)) {
+            ++a.dns_packets;
+            dns.add(m, ts_ns);
+            continue;
+        }
         ParsedTcp t{};
-        if (!parse_frame(linktype, bytes, h->caplen, t)) continue;
+        if (v.proto != IPPROTO_TCP) continue;
+        t.src = v.src;
+        t.dst = v.dst;
+        if (!parse_tcp(v.p, v.cap, v.len, t)) continue;
         ++a.tcp_packets;
-        t.seg.ts_ns = int64_t(h->ts.tv_sec) * 1000000000 + h->ts.tv_usec;
+        t.seg.ts_ns = ts_ns;
         const bool src_lower = t.src < t.dst;
         t.seg.from_lower = src_lower;
         const auto key = src_lower ? std::pair{t.src, t.dst} : std::pair{t.dst, t.src};
@@ -523,12 +677,36 @@ nlohmann::ordered_json to_json(const Analysis& a) {
                          {"c2s", direction_json(c.c2s)},
                          {"s2c", direction_json(c.s2c)}});
     }
+    auto opt = [](const auto& v) {
+        return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+    };
+    nlohmann::ordered_json dns = nlohmann::ordered_json::array();
+    for (const auto& q : a.dns)
+        dns.push_back({{"family", q.family},
+                       {"client", q.client},
+                       {"client_port", q.client_port},
+                       {"server", q.server},
+                       {"server_port", q.server_port},
+                       {"id", q.id},
+                       {"qname", opt(q.qname)},
+                       {"qtype", opt(q.qtype)},
+                       {"attempts", q.attempts},
+                       {"replies", q.replies},
+                       {"t_first_query_ns", opt(q.t_first_query_ns)},
+                       {"t_last_query_ns", opt(q.t_last_query_ns)},
+                       {"t_reply_ns", opt(q.t_reply_ns)},
+                       {"query_size", opt(q.query_size)},
+                       {"reply_size", opt(q.reply_size)},
+                       {"rcode", opt(q.rcode)},
+                       {"answers", opt(q.answers)}});
     return {{"capture", a.capture},
             {"packets", a.packets},
             {"tcp_packets", a.tcp_packets},
+            {"dns_packets", a.dns_packets},
             {"pcap_drops", a.pcap_drops ? nlohmann::ordered_json(*a.pcap_drops)
                                         : nlohmann::ordered_json(nullptr)},
-            {"connections", conns}};
+            {"connections", conns},
+            {"dns", dns}};
 }
 
 std::string stats_sidecar_path(const std::string& pcap_path) { return pcap_path + ".stats.json"; }

@@ -56,16 +56,39 @@ struct Connection {
     DirectionStats c2s, s2c;
 };
 
+// One DNS query over UDP port 53 as seen at the capture point, identified by
+// (client address, client port, server address, server port, DNS id) and its
+// question; every copy of it counts as an attempt (FORMATS.md, "dns").
+struct DnsQuery {
+    int family = 4;
+    std::string client, server;
+    uint16_t client_port = 0, server_port = 0;
+    uint16_t id = 0;
+    std::optional<std::string> qname;  // null if not captured whole
+    std::optional<uint16_t> qtype;
+    uint64_t attempts = 0;  // copies of the query (0: a reply whose query was not seen)
+    uint64_t replies = 0;   // copies of the reply
+    std::optional<int64_t> t_first_query_ns, t_last_query_ns;
+    std::optional<uint32_t> query_size;  // DNS message bytes (UDP payload) of the first copy
+    // Of the first reply; null when none was captured.
+    std::optional<int64_t> t_reply_ns;
+    std::optional<uint32_t> reply_size;
+    std::optional<uint8_t> rcode;
+    std::optional<uint16_t> answers;  // ANCOUNT
+};
+
 struct Analysis {
     std::string capture;       // --name, or the file name
     uint64_t packets = 0;      // all records in the file
     uint64_t tcp_packets = 0;  // of which parsed as TCP (not counted: truncated, fragments, other)
+    uint64_t dns_packets = 0;  // of which parsed as DNS over UDP port 53
     std::optional<uint64_t> pcap_drops;   // unknown when no sidecar and no --drops
     std::vector<Connection> connections;  // in order of their first packet
+    std::vector<DnsQuery> dns;            // in order of their first packet
 };
 
 // Reads a pcap/pcapng file (Ethernet, Linux cooked v1/v2, raw IP) with
-// nanosecond timestamps and analyses every TCP connection in it.
+// nanosecond timestamps and analyses every TCP connection and DNS query in it.
 Analysis analyse_pcap(const std::string& path, bool keep_rtt_pairs = false);
 
 nlohmann::ordered_json to_json(const Analysis& a);

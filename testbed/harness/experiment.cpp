@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "impair/spec.hpp"
+#include "workload/dns_zone.hpp"
 
 namespace fc::harness {
 
@@ -222,6 +223,70 @@ void check_http(Fields& f, const Workload& w) {
         if (f.has(k)) f.fail(k, "does not apply to an http workload");
 }
 
+const char* const kDnsOnly[] = {
+    "names", "servfail", "lookups", "family", "resolver_timeout", "resolver_attempts", "interval"};
+
+// dnsmasq on port 53 and the C library's resolver: only what resolv.conf and
+// the generated configuration express.
+void parse_dns(Fields& f, Workload& w) {
+    namespace dns = fc::workload::dns;
+    for (const char* k : {"port", "connections", "concurrency", "bytes", "direction", "request",
+                          "response", "requests", "user_timeout", "connect_timeout"})
+        if (f.has(k)) f.fail(k, "does not apply to a dns workload");
+    w.port = 53;
+    w.names = f.strings("names");
+    if (w.names.empty()) f.fail("names", "a dns workload needs names to look up");
+    for (const auto& n : w.names)
+        if (const auto why = dns::check_test_name(n); !why.empty()) f.fail("names", why);
+    w.servfail = f.strings("servfail");
+    for (const auto& n : w.servfail) {
+        if (const auto why = dns::check_test_name(n); !why.empty()) f.fail("servfail", why);
+        if (dns::zone_lookup(n))
+            f.fail("servfail", "'" + n + "' has records in the zone; pick a name without any");
+    }
+    w.lookups = static_cast<uint32_t>(w.names.size());
+    if (auto v = f.integer("lookups")) {
+        if (*v < 1 || *v > 100000) f.fail("lookups", "must be 1..100000");
+        w.lookups = static_cast<uint32_t>(*v);
+    }
+    w.family = f.str("family").value_or("any");
+    if (!dns::family_from_string(w.family)) f.fail("family", "must be \"any\", \"4\" or \"6\"");
+    if (auto v = f.duration("resolver_timeout")) {
+        if (*v % 1'000'000'000 != 0 || *v < 1'000'000'000 || *v > 30'000'000'000)
+            f.fail("resolver_timeout", "must be whole seconds, 1s..30s (resolv.conf timeout:)");
+        w.resolver_timeout_s = static_cast<int>(*v / 1'000'000'000);
+    }
+    if (auto v = f.integer("resolver_attempts")) {
+        if (*v < 1 || *v > 5) f.fail("resolver_attempts", "must be 1..5 (resolv.conf attempts:)");
+        w.resolver_attempts = static_cast<int>(*v);
+    }
+    if (auto v = f.duration("interval")) {
+        if (*v > 60'000'000'000) f.fail("interval", "must be at most 60s");
+        w.interval_ns = *v;
+    }
+    w.expect = f.str("expect").value_or("mixed");
+    const auto& ok = dns::expectations();
+    if (std::find(ok.begin(), ok.end(), w.expect) == ok.end())
+        f.fail("expect",
+               "'" + w.expect + "' must be mixed, ok, nxdomain, nodata, servfail, timeout or any");
+    if (!w.listen && w.expect != "timeout" && w.expect != "any")
+        f.fail("expect", "'" + w.expect +
+                             "': with listen = false nobody answers, so only \"timeout\" or "
+                             "\"any\"");
+    // The zone is fixed: an expectation the names cannot meet is a mistake in the file.
+    if (w.listen && (w.expect == "ok" || w.expect == "nxdomain" || w.expect == "nodata" ||
+                     w.expect == "servfail")) {
+        const auto fam = *dns::family_from_string(w.family);
+        for (const auto& n : w.names) {
+            const auto want = *dns::expected_for(w.expect, n, fam, w.servfail);
+            const auto zone = dns::expected_outcome(n, fam, w.servfail);
+            if (want != zone)
+                f.fail("expect", "'" + w.expect + "' but the zone gives " + n + " the outcome " +
+                                     zone + " (family " + w.family + ")");
+        }
+    }
+}
+
 }  // namespace
 
 const char* workload_type_name(WorkloadType t) {
@@ -234,6 +299,8 @@ const char* workload_type_name(WorkloadType t) {
             return "churn";
         case WorkloadType::http:
             return "http";
+        case WorkloadType::dns:
+            return "dns";
     }
     return "?";
 }
@@ -434,8 +501,10 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
             w.type = WorkloadType::churn;
         else if (type == "http")
             w.type = WorkloadType::http;
+        else if (type == "dns")
+            w.type = WorkloadType::dns;
         else
-            f.fail("type", "'" + type + "' is not a workload type: bulk, rr, churn or http");
+            f.fail("type", "'" + type + "' is not a workload type: bulk, rr, churn, http or dns");
         w.client = f.str_req("client");
         w.server = f.str_req("server");
         for (const char* k : {"client", "server"}) {
@@ -447,10 +516,19 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
         w.server_addr = f.str_req("server_addr");
         if (!valid_cidr(w.server_addr, nullptr) || w.server_addr.find('/') != std::string::npos)
             f.fail("server_addr", "'" + w.server_addr + "' is not an address");
+        w.listen = f.boolean("listen").value_or(true);
+        if (auto v = f.duration("start")) w.start_ns = *v;
+        if (w.type == WorkloadType::dns) {
+            parse_dns(f, w);
+            f.no_unknown_keys();
+            x.workloads.push_back(w);
+            continue;
+        }
+        for (const char* k : kDnsOnly)
+            if (f.has(k)) f.fail(k, std::string("does not apply to a ") + type + " workload");
         auto port = f.integer("port");
         if (!port || *port < 1 || *port > 65535) f.fail("port", "needs a port 1..65535");
         w.port = static_cast<uint16_t>(*port);
-        w.listen = f.boolean("listen").value_or(true);
         if (auto v = f.integer("connections")) {
             if (*v < 1 || *v > 100000) f.fail("connections", "must be 1..100000");
             w.connections = static_cast<uint32_t>(*v);
@@ -469,7 +547,6 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
             if (*v < 1) f.fail("requests", "must be >= 1");
             w.requests = static_cast<uint32_t>(*v);
         }
-        if (auto v = f.duration("start")) w.start_ns = *v;
         w.expect = f.str("expect").value_or("ok");
         static const std::set<std::string> outcomes = {"ok", "refused", "unreachable", "timeout",
                                                        "any"};
@@ -482,6 +559,18 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
         x.workloads.push_back(w);
     }
     if (x.workloads.empty()) top.fail("", "no [[workload]] declared");
+    // The C library reads one resolv.conf per namespace: one dns workload per client.
+    std::map<std::string, std::string> dns_clients;
+    for (size_t i = 0; i < x.workloads.size(); ++i) {
+        const auto& w = x.workloads[i];
+        if (w.type != WorkloadType::dns) continue;
+        auto [it, fresh] = dns_clients.emplace(w.client, w.name);
+        if (!fresh) {
+            Fields f(*wls[i], path, indexed("workload", i));
+            f.fail("client", "'" + w.client + "' already runs dns workload '" + it->second +
+                                 "' (one resolv.conf per namespace)");
+        }
+    }
     std::map<std::pair<std::string, uint16_t>, std::string> ports;
     for (size_t i = 0; i < x.workloads.size(); ++i) {
         const auto& w = x.workloads[i];

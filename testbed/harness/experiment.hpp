@@ -54,8 +54,10 @@ struct Route {
 
 // bulk, rr, churn: `flowcorder workload`; http: nginx serves a file of
 // `response` bytes, ApacheBench fetches it `connections` times (one request
-// per connection), the truth comes from nginx's access log.
-enum class WorkloadType { bulk, rr, churn, http };
+// per connection), the truth comes from nginx's access log; dns: dnsmasq
+// serves the fc.test zone, `flowcorder workload dns-client` looks names up
+// with getaddrinfo() (truth: its lookups and dnsmasq's query log).
+enum class WorkloadType { bulk, rr, churn, http, dns };
 
 const char* workload_type_name(WorkloadType t);
 
@@ -75,6 +77,15 @@ struct Workload {
     std::string expect = "ok";
     int64_t user_timeout_ns = 0;  // 0: the kernel's default
     int64_t connect_timeout_ns = 10'000'000'000;
+    // dns (port is 53; `listen = false` runs no server and drops queries
+    // silently, so lookups time out)
+    std::vector<std::string> names;     // looked up in this order, round robin
+    std::vector<std::string> servfail;  // names the server answers SERVFAIL for
+    uint32_t lookups = 0;               // default: one per name
+    std::string family = "any";         // any | 4 | 6 (getaddrinfo's ai_family)
+    int resolver_timeout_s = 1;         // resolv.conf options timeout:
+    int resolver_attempts = 2;          // resolv.conf options attempts:
+    int64_t interval_ns = 50'000'000;   // pause between lookups
 };
 
 struct Tolerance {

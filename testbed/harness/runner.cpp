@@ -26,6 +26,7 @@
 #include <sstream>
 #include <thread>
 
+#include "dns_workload.hpp"
 #include "experiment.hpp"
 #include "http_workload.hpp"
 #include "impair/runner.hpp"
@@ -126,10 +127,10 @@ json environment(const RunOptions& o) {
         !cmd_output({"git", "-C", o.source_dir, "status", "--porcelain", "--untracked-files=no"})
              .empty();
     json pk = json::object();
-    const std::string pkgs =
-        cmd_output({"dpkg-query", "-W", "-f", "${Package} ${Version}\\n", "libbpf1", "libfixbuf9",
-                    "libfixbuf-dev", "libpcap0.8", "iproute2", "tshark", "mininet", "sqlite3",
-                    "clang", "bpftool", "nftables", "nginx-light", "apache2-utils"});
+    const std::string pkgs = cmd_output(
+        {"dpkg-query", "-W", "-f", "${Package} ${Version}\\n", "libbpf1", "libfixbuf9",
+         "libfixbuf-dev", "libpcap0.8", "iproute2", "tshark", "mininet", "sqlite3", "clang",
+         "bpftool", "nftables", "nginx-light", "apache2-utils", "dnsmasq-base"});
     std::istringstream in(pkgs);
     for (std::string p, v; in >> p >> v;) pk[p] = v;
     env["packages"] = pk;
@@ -173,6 +174,7 @@ class Repetition {
             run_workloads(problems);
             stop_all(problems);
             write_http_truth(problems);
+            write_dns_truth(problems);
             analyse_captures(problems);
         } catch (...) {
             stop_all(problems);
@@ -270,12 +272,13 @@ class Repetition {
                 const std::string node = side ? l.b : l.a;
                 const std::string dev = side ? Naming::dev_b(l) : Naming::dev_a(l);
                 const std::string stem = l.name + (side ? "-b" : "-a");
-                auto c = std::make_unique<Child>(
-                    "capture " + stem,
-                    std::vector<std::string>{fc(), "capture", "--netns", naming_.netns(node),
-                                             "--iface", dev, "--out",
-                                             dir_ / "captures" / (stem + ".pcap")},
-                    log("capture-" + stem));
+                std::vector<std::string> argv = {
+                    fc(),      "capture", "--netns", naming_.netns(node),
+                    "--iface", dev,       "--out",   dir_ / "captures" / (stem + ".pcap")};
+                // DNS over UDP too, whole messages (qname, rcode, answer count).
+                if (has_dns())
+                    argv.insert(argv.end(), {"--filter", "tcp or udp port 53", "--snaplen", "512"});
+                auto c = std::make_unique<Child>("capture " + stem, argv, log("capture-" + stem));
                 captures_.push_back(std::move(c));
                 capture_stems_.push_back(stem);
             }
@@ -297,6 +300,16 @@ class Repetition {
         progress_.step("observers");
     }
 
+    bool has_dns() const {
+        return std::any_of(x_.workloads.begin(), x_.workloads.end(),
+                           [](const Workload& w) { return w.type == WorkloadType::dns; });
+    }
+
+    std::string dns_truth_path(const Workload& w, bool server) const {
+        return "truth/" + (server ? w.server + "-" + w.name + "-dnsmasq.jsonl"
+                                  : w.client + "-" + w.name + "-dns.jsonl");
+    }
+
     std::vector<std::string> in_netns(const std::string& node) const {
         return {"ip", "netns", "exec", naming_.netns(node), fc()};
     }
@@ -306,6 +319,41 @@ class Repetition {
         // Servers first, one per workload that listens.
         for (const Workload& w : x_.workloads) {
             json truth = json::array();
+            if (w.type == WorkloadType::dns) {
+                // Not connection truth: "truth" stays empty so the TCP
+                // validator reads none of it; "dns_truth" names the files.
+                json wj = {{"name", w.name},
+                           {"type", "dns"},
+                           {"client", w.client},
+                           {"server", w.server},
+                           {"server_addr", w.server_addr},
+                           {"port", 53},
+                           {"expect", w.expect},
+                           {"truth", truth},
+                           {"names", w.names},
+                           {"servfail", w.servfail},
+                           {"lookups", w.lookups},
+                           {"family", w.family},
+                           {"resolver_timeout_s", w.resolver_timeout_s},
+                           {"resolver_attempts", w.resolver_attempts},
+                           {"interval_ns", w.interval_ns},
+                           {"listen", w.listen}};
+                json dt = {{"client", dns_truth_path(w, false)}};
+                if (w.listen) dt["server"] = dns_truth_path(w, true);
+                wj["dns_truth"] = dt;
+                const std::string sub = "dns/" + w.name;
+                wj["dns_files"] = {{"resolv_conf", sub + "/resolv.conf"}};
+                if (w.listen)
+                    wj["dns_files"].update({{"dnsmasq_conf", sub + "/dnsmasq.conf"},
+                                            {"dnsmasq_log", sub + "/dnsmasq.log"}});
+                else
+                    wj["dns_files"]["nft_rules"] = sub + "/nft-drop.nft";
+                dns_.push_back(
+                    std::make_unique<DnsServer>(w, naming_.netns(w.server), naming_.netns(w.client),
+                                                dir_ / "dns" / w.name, fc(), dir_ / "logs"));
+                wls.push_back(wj);
+                continue;
+            }
             truth.push_back("truth/" + w.client + "-" + w.name + "-client.jsonl");
             if (w.type == WorkloadType::http) {
                 truth.push_back("truth/" + w.server + "-" + w.name + "-server.jsonl");
@@ -335,6 +383,7 @@ class Repetition {
         }
         for (auto& s : servers_) s->wait_for("ready", 10s);
         for (auto& h : http_) wait_nginx_ready(h, 10s);
+        for (auto& d : dns_) d->wait_ready(10s);
         warm_neighbours();
 
         struct Pending {
@@ -379,6 +428,17 @@ class Repetition {
                         p.cs.push_back(
                             std::make_unique<Child>("client " + tag, argv, log("client-" + tag)));
                     }
+                    p.started = true;
+                    continue;
+                }
+                if (w.type == WorkloadType::dns) {
+                    // Through `ip netns exec`: it bind-mounts the client's resolv.conf.
+                    auto argv = in_netns(w.client);
+                    argv.push_back("workload");
+                    const auto args = dns_client_args(w, dir_ / dns_truth_path(w, false));
+                    argv.insert(argv.end(), args.begin(), args.end());
+                    p.cs.push_back(
+                        std::make_unique<Child>("client " + w.name, argv, log("client-" + w.name)));
                     p.started = true;
                     continue;
                 }
@@ -489,6 +549,8 @@ class Repetition {
             const int st = h.nginx->stop(SIGQUIT, 8s);
             if (st != 0) problems.push_back(h.nginx->name() + " exited with " + std::to_string(st));
         }
+        for (auto& d : dns_)
+            for (const auto& p : d->stop()) problems.push_back(p);
         std::this_thread::sleep_for(300ms);
         for (auto& a : agents_) {
             const int st = a->stop(SIGINT, 15s);
@@ -590,10 +652,14 @@ class Repetition {
     // (ICMP: no connection for the agents) before the workloads start.
     void warm_neighbours() {
         std::set<std::pair<std::string, std::string>> done;
-        for (const auto& h : http_) {
-            if (!done.insert({h.w->client, h.w->server_addr}).second) continue;
-            impair::run_cmd({"ip", "netns", "exec", naming_.netns(h.w->client), "ping", "-c", "1",
-                             "-W", "2", h.w->server_addr});
+        std::vector<const Workload*> ws;
+        for (const auto& h : http_) ws.push_back(h.w);
+        // DNS too: a lookup's time should not hold neighbour resolution.
+        for (const auto& d : dns_) ws.push_back(&d->workload());
+        for (const Workload* w : ws) {
+            if (!done.insert({w->client, w->server_addr}).second) continue;
+            impair::run_cmd({"ip", "netns", "exec", naming_.netns(w->client), "ping", "-c", "1",
+                             "-W", "2", w->server_addr});
         }
     }
 
@@ -660,9 +726,44 @@ class Repetition {
         }
     }
 
+    // After dnsmasq stopped (its log is flushed): the server's truth, and the
+    // client's checked for completeness.
+    void write_dns_truth(std::vector<std::string>& problems) {
+        const int64_t now_s = now_ns() / 1'000'000'000;
+        for (const auto& d : dns_) {
+            const Workload& w = d->workload();
+            size_t lookups = 0;
+            {
+                std::ifstream in(dir_ / dns_truth_path(w, false));
+                for (std::string line; std::getline(in, line);)
+                    if (line.find_first_not_of(" \t") != std::string::npos) ++lookups;
+            }
+            if (lookups != w.lookups)
+                problems.push_back("workload " + w.name + ": " + std::to_string(lookups) + " of " +
+                                   std::to_string(w.lookups) + " lookups in " +
+                                   dns_truth_path(w, false));
+            if (!w.listen) continue;
+            DnsmasqTruth t;
+            try {
+                t = d->truth(now_s);
+            } catch (const std::exception& e) {
+                problems.push_back("workload " + w.name + ": " + d->paths().log() + ": " +
+                                   e.what());
+                continue;
+            }
+            for (const auto& p : t.problems)
+                problems.push_back("workload " + w.name + ": " + d->paths().log() + ": " + p);
+            if (lookups > 0 && t.queries.empty())
+                problems.push_back("workload " + w.name + ": dnsmasq logged no query");
+            std::ofstream out(dir_ / dns_truth_path(w, true));
+            for (const auto& q : t.queries) out << q.dump() << "\n";
+        }
+    }
+
     void write_manifest() { std::ofstream(dir_ / "manifest.json") << manifest_.dump(2) << "\n"; }
 
     void teardown() {
+        dns_.clear();  // dnsmasq stopped, /etc/netns/<client>/ removed
         if (builder_) builder_->teardown();
     }
 
@@ -683,6 +784,7 @@ class Repetition {
     // Declared in start order: destroyed (stopped) in reverse.
     std::vector<std::unique_ptr<Child>> links_, captures_, agents_, servers_;
     std::vector<HttpServer> http_;  // after servers_: stopped first
+    std::vector<std::unique_ptr<DnsServer>> dns_;
     bool stopped_ = false;
 };
 

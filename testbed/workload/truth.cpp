@@ -40,8 +40,11 @@ TruthWriter::TruthWriter(const std::string& path) : file_(std::fopen(path.c_str(
 
 TruthWriter::~TruthWriter() { std::fclose(file_); }
 
-void TruthWriter::write(const ConnTruth& t) {
-    const std::string line = to_json(t).dump() + "\n";
+void TruthWriter::write(const ConnTruth& t) { write_line(to_json(t).dump() + "\n"); }
+
+void TruthWriter::write(const nlohmann::ordered_json& j) { write_line(j.dump() + "\n"); }
+
+void TruthWriter::write_line(const std::string& line) {
     std::lock_guard lock(mu_);
     std::fwrite(line.data(), 1, line.size(), file_);
     std::fflush(file_);

@@ -42,8 +42,11 @@ class TruthWriter {
     TruthWriter(const TruthWriter&) = delete;
     TruthWriter& operator=(const TruthWriter&) = delete;
     void write(const ConnTruth& t);
+    // Any other truth object (e.g. a DNS lookup), as one line, keys in order.
+    void write(const nlohmann::ordered_json& j);
 
   private:
+    void write_line(const std::string& line);
     std::mutex mu_;
     std::FILE* file_ = nullptr;
 };

@@ -9,6 +9,8 @@
 
 #include "commands.hpp"
 #include "workload/client.hpp"
+#include "workload/dns_client.hpp"
+#include "workload/dns_servfail.hpp"
 #include "workload/server.hpp"
 #include "workload/units.hpp"
 
@@ -181,16 +183,97 @@ void add_client(CLI::App* parent) {
     });
 }
 
+void add_dns_client(CLI::App* parent) {
+    auto* cmd = parent->add_subcommand(
+        "dns-client",
+        "Look names up with the C library's getaddrinfo() (resolver from /etc/resolv.conf), one "
+        "truth line per lookup; exit 0 iff every outcome is what --expect says");
+    struct Text : CommonText {
+        std::vector<std::string> names, servfail;
+        uint32_t lookups = 1;
+        std::string family = "any", interval = "50ms", expect = "mixed", server,
+                    resolv_conf = "/etc/resolv.conf";
+    };
+    auto t = std::make_shared<Text>();
+    cmd->add_option("--names", t->names, "Names to look up in this order, round robin (a,b,c)")
+        ->required()
+        ->delimiter(',');
+    add_common(cmd, *t);
+    cmd->add_option("--lookups", t->lookups, "Lookups in total")
+        ->check(CLI::Range(1u, 1'000'000u))
+        ->capture_default_str();
+    cmd->add_option("--family", t->family, "hints.ai_family: any, 4 or 6")
+        ->check(CLI::IsMember({"any", "4", "6"}))
+        ->capture_default_str();
+    cmd->add_option("--interval", t->interval, "Pause between lookups")
+        ->check(kDuration)
+        ->capture_default_str();
+    cmd->add_option("--expect", t->expect,
+                    "mixed (per name, from the fc.test zone), ok, nxdomain, nodata, servfail, "
+                    "timeout or any")
+        ->check(CLI::IsMember(workload::dns::expectations()))
+        ->capture_default_str();
+    cmd->add_option("--servfail", t->servfail, "Names the server answers SERVFAIL for (a,b)")
+        ->delimiter(',');
+    cmd->add_option("--server", t->server,
+                    "Refuse to run unless resolv.conf's first nameserver is this address");
+    cmd->add_option("--resolv-conf", t->resolv_conf, "Where the C library reads its resolver")
+        ->capture_default_str();
+    cmd->callback([t] {
+        workload::dns::ClientOptions o;
+        o.names = t->names;
+        o.servfail = t->servfail;
+        o.lookups = t->lookups;
+        o.family = *workload::dns::family_from_string(t->family);
+        o.interval = workload::parse_duration(t->interval);
+        o.expect = t->expect;
+        o.server = t->server;
+        o.resolv_conf = t->resolv_conf;
+        o.truth_path = t->truth;
+        o.host = t->host;
+        o.workload = t->workload;
+        int rc = 0;
+        try {
+            rc = workload::dns::run_dns_client(o);
+        } catch (const std::exception& e) {
+            fail(e.what(), 1);
+        }
+        if (rc) throw CLI::RuntimeError(rc);
+    });
+}
+
+void add_dns_servfail(CLI::App* parent) {
+    auto* cmd = parent->add_subcommand(
+        "dns-servfail",
+        "Answer every DNS query on a UDP address with SERVFAIL (dnsmasq's upstream for the "
+        "experiment's servfail names)");
+    auto listen = std::make_shared<std::string>();
+    cmd->add_option("--listen", *listen, "UDP address: 127.0.0.1:5300, [::1]:5300")
+        ->required()
+        ->check(kEndpoint);
+    cmd->callback([listen] {
+        int rc = 0;
+        try {
+            rc = workload::dns::run_servfail_responder(workload::parse_endpoint(*listen));
+        } catch (const std::runtime_error& e) {
+            fail(e.what(), 1);
+        }
+        if (rc) throw CLI::RuntimeError(rc);
+    });
+}
+
 }  // namespace
 
 void add_workload_command(CLI::App& app) {
     auto* cmd = app.add_subcommand(
         "workload",
         "Testbed traffic with ground truth: a server and a bulk/rr/churn client that record "
-        "each connection's outcome and final TCP_INFO as JSON lines");
+        "each connection's outcome and final TCP_INFO as JSON lines, and a DNS lookup client");
     cmd->require_subcommand(1);
     add_serve(cmd);
     add_client(cmd);
+    add_dns_client(cmd);
+    add_dns_servfail(cmd);
 }
 
 }  // namespace fc::cli

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <tuple>
+#include <vector>
 
 #include "experiment.hpp"
 #include "runner.hpp"
@@ -244,4 +246,128 @@ TEST(ExperimentSpec, CommittedExperimentsParse) {
     }
     EXPECT_GE(default_suite(FC_SOURCE_DIR).size(), 11u);
     EXPECT_GE(n, 11u);
+}
+
+namespace {
+
+const char* kDns = R"([experiment]
+name = "dns-example"
+
+[[host]]
+name = "client"
+agent = true
+
+[[host]]
+name = "server"
+
+[[link]]
+name = "l1"
+a = "client"
+b = "server"
+a_addr = ["198.18.1.1/24", "fd00:fc:1::1/64"]
+b_addr = ["198.18.1.2/24", "fd00:fc:1::2/64"]
+impaired = true
+
+[[workload]]
+name = "lookups"
+type = "dns"
+client = "client"
+server = "server"
+server_addr = "198.18.1.2"
+names = ["a.fc.test", "aaaa.fc.test", "both.fc.test", "nx.fc.test"]
+lookups = 20
+family = "any"
+resolver_timeout = "2s"
+resolver_attempts = 3
+interval = "50ms"
+listen = true
+servfail = ["broken.fc.test"]
+expect = "mixed"
+)";
+
+std::string dns_error(const std::string& from, const std::string& to) {
+    std::string s = kDns;
+    const auto p = s.find(from);
+    EXPECT_NE(p, std::string::npos) << from;
+    return parse_error(s.replace(p, from.size(), to));
+}
+
+}  // namespace
+
+TEST(ExperimentSpec, DnsWorkloadParsesIntoWhatItSays) {
+    const Experiment x = parse_experiment_text(kDns, "x.toml");
+    ASSERT_EQ(x.workloads.size(), 1u);
+    const Workload& w = x.workloads[0];
+    EXPECT_EQ(w.type, WorkloadType::dns);
+    EXPECT_STREQ(workload_type_name(w.type), "dns");
+    EXPECT_EQ(w.port, 53);
+    EXPECT_EQ(w.names.size(), 4u);
+    EXPECT_EQ(w.names[3], "nx.fc.test");
+    EXPECT_EQ(w.servfail, std::vector<std::string>{"broken.fc.test"});
+    EXPECT_EQ(w.lookups, 20u);
+    EXPECT_EQ(w.family, "any");
+    EXPECT_EQ(w.resolver_timeout_s, 2);
+    EXPECT_EQ(w.resolver_attempts, 3);
+    EXPECT_EQ(w.interval_ns, 50'000'000);
+    EXPECT_TRUE(w.listen);
+    EXPECT_EQ(w.expect, "mixed");
+    // Defaults: one lookup per name, family any, 1 s, 2 attempts, 50 ms, mixed.
+    std::string s = kDns;
+    for (const char* gone :
+         {"lookups = 20\n", "family = \"any\"\n", "resolver_timeout = \"2s\"\n",
+          "resolver_attempts = 3\n", "interval = \"50ms\"\n", "expect = \"mixed\"\n"})
+        s.erase(s.find(gone), std::string(gone).size());
+    const Workload d = parse_experiment_text(s, "x.toml").workloads[0];
+    EXPECT_EQ(d.lookups, 4u);
+    EXPECT_EQ(d.family, "any");
+    EXPECT_EQ(d.resolver_timeout_s, 1);
+    EXPECT_EQ(d.resolver_attempts, 2);
+    EXPECT_EQ(d.interval_ns, 50'000'000);
+    EXPECT_EQ(d.expect, "mixed");
+}
+
+TEST(ExperimentSpec, DnsMistakesNameFileLineAndField) {
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+        {"family = \"any\"", "family = \"inet\"", "x.toml:27: workload[0].family: must be"},
+        {"lookups = 20", "lookups = 0", "x.toml:26: workload[0].lookups: must be 1..100000"},
+        {"resolver_timeout = \"2s\"", "resolver_timeout = \"1500ms\"",
+         "x.toml:28: workload[0].resolver_timeout: must be whole seconds"},
+        {"resolver_attempts = 3", "resolver_attempts = 6",
+         "x.toml:29: workload[0].resolver_attempts: must be 1..5"},
+        {"\"nx.fc.test\"]", "\"nx.example.com\"]",
+         "x.toml:25: workload[0].names: 'nx.example.com' is not a name below fc.test"},
+        {"\"nx.fc.test\"]", "\"bad_name.fc.test\"]", "workload[0].names: 'bad_name.fc.test': '_'"},
+        {"servfail = [\"broken.fc.test\"]", "servfail = [\"a.fc.test\"]",
+         "x.toml:32: workload[0].servfail: 'a.fc.test' has records in the zone"},
+        {"expect = \"mixed\"", "expect = \"refused\"",
+         "x.toml:33: workload[0].expect: 'refused' must be mixed, ok, nxdomain"},
+        {"expect = \"mixed\"", "expect = \"ok\"",
+         "workload[0].expect: 'ok' but the zone gives nx.fc.test the outcome nxdomain"},
+        {"listen = true", "listen = false",
+         "workload[0].expect: 'mixed': with listen = false nobody answers"},
+        {"lookups = 20", "lookups = 20\nport = 53", "workload[0].port: does not apply to a dns"},
+        {"lookups = 20", "lookups = 20\nconnections = 2",
+         "workload[0].connections: does not apply to a dns"},
+        {"lookups = 20", "lookups = 20\nnamez = 1", "workload[0].namez: unknown field"},
+        {"names = [\"a.fc.test\", \"aaaa.fc.test\", \"both.fc.test\", \"nx.fc.test\"]", "",
+         "workload[0].names: a dns workload needs names"},
+    };
+    for (const auto& [from, to, want] : cases) {
+        const std::string err = dns_error(from, to);
+        EXPECT_NE(err.find(want), std::string::npos) << "error was: " << err;
+        EXPECT_EQ(err.rfind("x.toml:", 0), 0u) << err;
+    }
+    // dns fields on another type, and two dns workloads sharing a client's resolv.conf.
+    EXPECT_NE(
+        parse_error(mutate("direction = \"down\"", "direction = \"down\"\nnames = [\"a.fc.test\"]"))
+            .find("workload[0].names: does not apply to a bulk workload"),
+        std::string::npos);
+    std::string two = kDns;
+    two +=
+        "\n[[workload]]\nname = \"more\"\ntype = \"dns\"\nclient = \"client\"\n"
+        "server = \"server\"\nserver_addr = \"fd00:fc:1::2\"\nnames = [\"a.fc.test\"]\n";
+    const std::string err = parse_error(two);
+    EXPECT_NE(err.find("workload[1].client: 'client' already runs dns workload 'lookups'"),
+              std::string::npos)
+        << err;
 }
