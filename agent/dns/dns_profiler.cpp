@@ -17,7 +17,8 @@ using ipfix::FieldKey;
 
 namespace {
 
-constexpr uint8_t kRcodeServfail = 2, kRcodeNxdomain = 3, kNoReply = 255;
+constexpr uint8_t kRcodeServfail = 2, kRcodeNxdomain = 3;
+const Verdict kTimedOut{State::NETWORK_ERROR, CloseCause::TIMEOUT, Outcome::TIMEOUT};
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -94,12 +95,11 @@ void DnsProfiler::on_lookup(const fc_dns_lookup_event& e) {
         links = std::move(it->second);
         links_.erase(it);
     }
-    // The resolver gave up on whatever it still waited for.
-    for (const QueryKey& k : links.open) {
+    // The lookup is over: its queries go out, answered or given up on.
+    for (const QueryKey& k : links.members) {
         auto q = queries_.find(k);
         if (q == queries_.end()) continue;
-        end_query(q->second, end_mono,
-                  {State::NETWORK_ERROR, CloseCause::TIMEOUT, Outcome::TIMEOUT}, 0, 0, kNoReply, 0);
+        end_query(q->second, end_mono, kTimedOut);
         queries_.erase(q);
     }
 
@@ -173,11 +173,12 @@ void DnsProfiler::on_packet(const fc_dns_packet_event& e) {
             if (e.lookup_id) {
                 LookupLinks& l = links_[e.lookup_id];
                 ++l.queries;
-                l.open.push_back(k);
+                l.members.push_back(k);
             }
         }
         ++q.attempts;
         q.last_ns = e.ts_ns;
+        if (!q.answered) q.last_before_reply_ns = e.ts_ns;
         return;
     }
     QueryKey k{e.sock_cookie, m->id, {}, e.sport};
@@ -187,22 +188,31 @@ void DnsProfiler::on_packet(const fc_dns_packet_event& e) {
         ++n_.unmatched_replies;  // a late reply, or another copy of one
         return;
     }
+    Query& q = it->second;
+    if (q.answered) {
+        ++n_.repeated_replies;  // the answer to a copy resent after the first reply
+        return;
+    }
     ++n_.replies;
-    const Query& q = it->second;
-    const Verdict v = reply_verdict(m->rcode, m->ancount);
+    q.answered = true;
+    q.reply_ns = e.ts_ns;
+    q.reply_bytes = e.msg_len;
+    q.rcode = m->rcode;
+    q.answers = m->ancount;
     if (q.lookup_id) {
         if (auto l = links_.find(q.lookup_id); l != links_.end()) {
-            if (v.outcome == Outcome::SERVFAIL) l->second.servfail = true;
-            std::erase(l->second.open, k);
+            if (reply_verdict(q.rcode, q.answers).outcome == Outcome::SERVFAIL)
+                l->second.servfail = true;
+            return;  // exported when its lookup ends (see Query::answered)
         }
     }
-    end_query(q, e.ts_ns, v, e.ts_ns, e.msg_len, m->rcode, m->ancount);
+    end_query(q, e.ts_ns, kTimedOut);
     queries_.erase(it);
 }
 
-void DnsProfiler::end_query(const Query& q, uint64_t end_mono_ns, const Verdict& v,
-                            uint64_t reply_ns, uint32_t reply_bytes, uint8_t rcode,
-                            uint16_t answers) {
+void DnsProfiler::end_query(const Query& q, uint64_t end_mono_ns, const Verdict& no_reply) {
+    const Verdict v = q.answered ? reply_verdict(q.rcode, q.answers) : no_reply;
+    if (q.answered) end_mono_ns = q.reply_ns;  // the transition happened at the reply
     ipfix::Record r;
     r.tmpl =
         q.family == AF_INET6 ? ipfix::TemplateKey::DNS_QUERY_V6 : ipfix::TemplateKey::DNS_QUERY_V4;
@@ -235,12 +245,12 @@ void DnsProfiler::end_query(const Query& q, uint64_t end_mono_ns, const Verdict&
     r.set(FieldKey::DNS_QTYPE, q.qtype);
     r.set(FieldKey::DNS_ATTEMPTS, q.attempts);
     const auto us = [](uint64_t ns) { return (ns + 500) / 1000; };
-    r.set(FieldKey::DNS_LAT_FIRST_US, reply_ns ? us(reply_ns - q.first_ns) : 0);
-    r.set(FieldKey::DNS_LAT_LAST_US, reply_ns ? us(reply_ns - q.last_ns) : 0);
+    r.set(FieldKey::DNS_LAT_FIRST_US, q.answered ? us(q.reply_ns - q.first_ns) : 0);
+    r.set(FieldKey::DNS_LAT_LAST_US, q.answered ? us(q.reply_ns - q.last_before_reply_ns) : 0);
     r.set(FieldKey::DNS_QUERY_BYTES, q.query_bytes);
-    r.set(FieldKey::DNS_REPLY_BYTES, reply_bytes);
-    r.set(FieldKey::DNS_RCODE, rcode);
-    r.set(FieldKey::DNS_ANSWERS, answers);
+    r.set(FieldKey::DNS_REPLY_BYTES, q.reply_bytes);
+    r.set(FieldKey::DNS_RCODE, q.rcode);
+    r.set(FieldKey::DNS_ANSWERS, q.answers);
     sink_.emit(r);
 }
 
@@ -253,9 +263,8 @@ void DnsProfiler::sweep(uint64_t now) {
             ++it;
             continue;
         }
-        if (q.lookup_id) links_.erase(q.lookup_id);
-        end_query(q, now, {State::NETWORK_ERROR, CloseCause::TIMEOUT, Outcome::TIMEOUT}, 0, 0,
-                  kNoReply, 0);
+        if (q.lookup_id) links_.erase(q.lookup_id);  // its lookup event was lost
+        end_query(q, now, kTimedOut);
         it = queries_.erase(it);
     }
 }
@@ -263,8 +272,7 @@ void DnsProfiler::sweep(uint64_t now) {
 void DnsProfiler::finish_all() {
     const uint64_t now = WallClock::mono_now_ns();
     for (const auto& [k, q] : queries_)
-        end_query(q, now, {State::DESYNC, CloseCause::LOST_TRACK, Outcome::OTHER}, 0, 0, kNoReply,
-                  0);
+        end_query(q, now, {State::DESYNC, CloseCause::LOST_TRACK, Outcome::OTHER});
     queries_.clear();
     links_.clear();
 }

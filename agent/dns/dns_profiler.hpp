@@ -60,6 +60,7 @@ Verdict reply_verdict(uint8_t rcode, uint16_t answers);
 
 struct DnsCounters {
     uint64_t lookups = 0, queries = 0, replies = 0, unmatched_replies = 0, malformed = 0;
+    uint64_t repeated_replies = 0;  // copies of a reply already counted
 };
 
 class DnsProfiler {
@@ -89,6 +90,16 @@ class DnsProfiler {
     struct Query {
         uint64_t flow_id = 0, lookup_id = 0;
         uint64_t first_ns = 0, last_ns = 0;  // monotonic
+        uint64_t last_before_reply_ns = 0;   // what the reply answered
+        // The first reply. A resolver may resend a question it already has
+        // the answer to (glibc resends both A and AAAA when one timed out):
+        // inside a lookup the query stays open until the lookup ends, so
+        // such copies count as its attempts.
+        bool answered = false;
+        uint64_t reply_ns = 0;
+        uint32_t reply_bytes = 0;
+        uint8_t rcode = 255;
+        uint16_t answers = 0;
         uint16_t attempts = 0, qtype = 0, dns_id = 0;
         uint32_t query_bytes = 0;
         uint32_t pid = 0, netns = 0;
@@ -100,11 +111,12 @@ class DnsProfiler {
     struct LookupLinks {
         uint16_t queries = 0;
         bool servfail = false;
-        std::vector<QueryKey> open;
+        std::vector<QueryKey> members;  // its queries not yet exported
     };
 
-    void end_query(const Query& q, uint64_t end_mono_ns, const Verdict& v, uint64_t reply_ns,
-                   uint32_t reply_bytes, uint8_t rcode, uint16_t answers);
+    // Exports a query: with its reply if it has one, else with `no_reply`
+    // ending at `end_mono_ns`.
+    void end_query(const Query& q, uint64_t end_mono_ns, const Verdict& no_reply);
     void set_name(ipfix::Record& r, const std::string& name) const;
 
     const WallClock& clock_;

@@ -257,6 +257,7 @@ class DnsTracker {
                     if (q.attempts == 0) first_copy(q, m, ts_ns);
                     ++q.attempts;
                     q.t_last_query_ns = ts_ns;
+                    if (q.replies == 0) q.t_last_query_before_reply_ns = ts_ns;
                     return;
                 }
             }
@@ -265,6 +266,7 @@ class DnsTracker {
             first_copy(q, m, ts_ns);
             q.attempts = 1;
             q.t_last_query_ns = ts_ns;
+            q.t_last_query_before_reply_ns = ts_ns;
             return;
         }
         if (list.empty()) {  // a reply whose query the capture did not see
@@ -694,6 +696,7 @@ nlohmann::ordered_json to_json(const Analysis& a) {
                        {"replies", q.replies},
                        {"t_first_query_ns", opt(q.t_first_query_ns)},
                        {"t_last_query_ns", opt(q.t_last_query_ns)},
+                       {"t_last_query_before_reply_ns", opt(q.t_last_query_before_reply_ns)},
                        {"t_reply_ns", opt(q.t_reply_ns)},
                        {"query_size", opt(q.query_size)},
                        {"reply_size", opt(q.reply_size)},

@@ -69,6 +69,8 @@ struct DnsQuery {
     uint64_t attempts = 0;  // copies of the query (0: a reply whose query was not seen)
     uint64_t replies = 0;   // copies of the reply
     std::optional<int64_t> t_first_query_ns, t_last_query_ns;
+    // The last copy sent before the first reply: what the reply answered.
+    std::optional<int64_t> t_last_query_before_reply_ns;
     std::optional<uint32_t> query_size;  // DNS message bytes (UDP payload) of the first copy
     // Of the first reply; null when none was captured.
     std::optional<int64_t> t_reply_ns;

@@ -288,15 +288,22 @@ class Repetition {
             if (!n.agent) continue;
             const std::string url =
                 x_.collector_transport + "://127.0.0.1:" + std::to_string(collector_port_);
-            auto c = std::make_unique<Child>(
-                "agent " + n.name,
-                std::vector<std::string>{fc(), "agent", "--collector", url, "--netns",
-                                         naming_.netns(n.name), "--observation-domain",
-                                         std::to_string(domains_[n.name]), "--stats-interval", "5"},
-                log("agent-" + n.name));
+            std::vector<std::string> args{fc(),
+                                          "agent",
+                                          "--collector",
+                                          url,
+                                          "--netns",
+                                          naming_.netns(n.name),
+                                          "--observation-domain",
+                                          std::to_string(domains_[n.name]),
+                                          "--stats-interval",
+                                          "5"};
+            if (has_dns()) args.push_back("--dns");
+            auto c = std::make_unique<Child>("agent " + n.name, args, log("agent-" + n.name));
             agents_.push_back(std::move(c));
         }
-        for (auto& c : agents_) c->wait_for("TCP probes attached", 30s);
+        for (auto& c : agents_)
+            c->wait_for(has_dns() ? "DNS probes attached" : "TCP probes attached", 30s);
         progress_.step("observers");
     }
 

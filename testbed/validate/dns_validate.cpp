@@ -330,7 +330,10 @@ class DnsRep {
             add(host, workload, conn, &p, "dns_lat_first_us", kPcap, kpi(p, "dns_lat_first_us"),
                 static_cast<double>(*q.t_reply_ns - q.t_first_ns) / 1e3);
             add(host, workload, conn, &p, "dns_lat_last_us", kPcap, kpi(p, "dns_lat_last_us"),
-                static_cast<double>(*q.t_reply_ns - q.t_last_ns) / 1e3);
+                static_cast<double>(*q.t_reply_ns -
+                                    q.t_last_before_reply_ns.value_or(q.t_last_ns)) /
+                    1e3,
+                "from the last copy sent before the reply");
         }
         if (have_log_) {
             uint64_t seen = 0;

@@ -194,6 +194,10 @@ Manifest read_manifest(const std::string& path) {
         m.workload_types[name] = w.find("type") ? w.at("type").str() : "";
         const Field truth = w.at("truth");
         for (size_t k = 0; k < truth.size(); ++k) m.truth_files.push_back(truth.index(k).str());
+        if (auto dns = w.find("dns_truth")) {
+            m.dns_client_truth.push_back(dns->at("client").str());
+            if (auto server = dns->find("server")) m.dns_server_truth.push_back(server->str());
+        }
     }
 
     if (auto tol = root.find("tolerances")) {
@@ -296,6 +300,8 @@ Capture read_capture(const std::string& path) {
             q.t_last_ns = e.at("t_last_query_ns").integer();
             q.query_size = e.at("query_size").integer();
             if (auto f = e.find("t_reply_ns")) q.t_reply_ns = f->integer();
+            if (auto f = e.find("t_last_query_before_reply_ns"))
+                q.t_last_before_reply_ns = f->integer();
             if (auto f = e.find("reply_size")) q.reply_size = f->integer();
             if (auto f = e.find("rcode")) q.rcode = f->integer();
             if (auto f = e.find("answers")) q.answers = f->integer();

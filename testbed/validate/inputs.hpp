@@ -33,8 +33,9 @@ struct Manifest {
     int64_t t_start_ns = 0, t_end_ns = 0;
     std::vector<HostInfo> hosts;
     std::vector<LinkInfo> links;
-    std::vector<std::string> truth_files;               // relative to dir
-    std::map<std::string, std::string> workload_types;  // workload name -> type
+    std::vector<std::string> truth_files;                         // relative to dir
+    std::vector<std::string> dns_client_truth, dns_server_truth;  // workloads[].dns_truth
+    std::map<std::string, std::string> workload_types;            // workload name -> type
     std::map<std::string, Tolerance> tolerances;  // key "kpi" or "kpi/source"; unset fields NaN
     const HostInfo* host(const std::string& name) const;
 };
@@ -97,6 +98,7 @@ struct CaptureDnsQuery {
     std::string qname;
     int64_t qtype = 0, attempts = 0;
     int64_t t_first_ns = 0, t_last_ns = 0;
+    std::optional<int64_t> t_last_before_reply_ns;
     std::optional<int64_t> t_reply_ns;
     int64_t query_size = 0;
     std::optional<int64_t> reply_size, rcode, answers;

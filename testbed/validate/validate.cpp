@@ -771,9 +771,6 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
     std::map<std::string, std::map<std::string, Tolerance>> tolerances;
     std::set<std::string> experiments, agent_experiments, dns_experiments;
     bool any_agent = false;
-    const auto ends_with = [](const std::string& s, const std::string& tail) {
-        return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-    };
     for (const auto& m : manifests) {
         experiments.insert(m.experiment);
         tolerances.emplace(m.experiment, m.tolerances);  // the first repetition's
@@ -797,19 +794,16 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
         std::vector<DnsLookupTruth> dns_truth;
         std::vector<DnsServerQuery> dns_server;
         for (const auto& f : m.truth_files) {
-            const std::string path = (fs::path(m.dir) / f).string();
-            if (ends_with(f, "-dns.jsonl")) {
-                auto lines = read_dns_truth(path);
-                dns_truth.insert(dns_truth.end(), lines.begin(), lines.end());
-                continue;
-            }
-            if (ends_with(f, "-dnsmasq.jsonl")) {
-                auto lines = read_dns_server_truth(path);
-                dns_server.insert(dns_server.end(), lines.begin(), lines.end());
-                continue;
-            }
-            auto lines = read_truth(path);
+            auto lines = read_truth((fs::path(m.dir) / f).string());
             truth.insert(truth.end(), lines.begin(), lines.end());
+        }
+        for (const auto& f : m.dns_client_truth) {
+            auto lines = read_dns_truth((fs::path(m.dir) / f).string());
+            dns_truth.insert(dns_truth.end(), lines.begin(), lines.end());
+        }
+        for (const auto& f : m.dns_server_truth) {
+            auto lines = read_dns_server_truth((fs::path(m.dir) / f).string());
+            dns_server.insert(dns_server.end(), lines.begin(), lines.end());
         }
         if (dns_experiments.count(m.experiment)) {
             std::vector<const DnsProfile*> mine;

@@ -190,6 +190,27 @@ TEST_F(DnsProfilerTest, RetransmittedQueryThenAnswerLinkedToItsLookup) {
     EXPECT_EQ(lr.get(FieldKey::DNS_NAME_HASH), r.get(FieldKey::DNS_NAME_HASH));
 }
 
+// glibc resends A and AAAA together when one of them timed out, the one
+// already answered included: that copy is another attempt of the same query.
+TEST_F(DnsProfilerTest, CopyResentAfterItsAnswerIsAnAttemptOfTheSameQuery) {
+    fc::dns::DnsProfiler p(clock, sink);
+    const auto a = message(11, false, 0, 0, "a.fc.test", 1);
+    p.on_packet(packet(true, 1'000'000, 5, a));
+    p.on_packet(packet(false, 1'300'000, 0, message(11, true, 0, 1, "a.fc.test", 1)));
+    EXPECT_TRUE(sink.records.empty()) << "held until its lookup ends";
+    p.on_packet(packet(true, 1'001'000'000ull, 5, a));  // resent a second later
+    p.on_packet(packet(false, 1'001'200'000ull, 0, message(11, true, 0, 1, "a.fc.test", 1)));
+    p.on_lookup(lookup(5, 0, 900'000, 1'001'500'000ull, "a.fc.test"));
+    const auto qs = of(TemplateKey::DNS_QUERY_V4);
+    ASSERT_EQ(qs.size(), 1u);
+    EXPECT_EQ(qs[0].get(FieldKey::DNS_ATTEMPTS), 2u);
+    EXPECT_EQ(qs[0].get(FieldKey::DNS_LAT_FIRST_US), 300u);  // the first reply
+    EXPECT_EQ(qs[0].get(FieldKey::DNS_LAT_LAST_US), 300u);   // from the copy it answered
+    EXPECT_EQ(qs[0].get(FieldKey::WINDOW_END_NS) - qs[0].get(FieldKey::WINDOW_START_NS), 300'000u);
+    EXPECT_EQ(qs[0].get(FieldKey::END_STATE), static_cast<uint64_t>(State::FINISHED));
+    EXPECT_EQ(p.counters().repeated_replies, 1u);
+}
+
 TEST_F(DnsProfilerTest, UnansweredQueriesEndAsTimeoutsWhenTheLookupGivesUp) {
     fc::dns::DnsProfiler p(clock, sink);
     p.on_packet(packet(true, 1'000, 9, message(1, false, 0, 0, "x.fc.test", 1)));

@@ -51,24 +51,25 @@ struct DnsRun {
         fs::create_directories(rep / "truth");
         fs::create_directories(rep / "captures");
         fs::create_directories(rep / "links");
-        json manifest = {
-            {"experiment", "dns-exp"},
-            {"repetition", 0},
-            {"hosts",
-             {{{"name", "client"}, {"agent", true}, {"observation_domain", kOd}},
-              {{"name", "server"}, {"agent", false}}}},
-            {"links",
-             {{{"name", "l1"},
-               {"a", "client"},
-               {"b", "server"},
-               {"impaired", true},
-               {"log", "links/l1.implog"},
-               {"captures", {{"a", "captures/l1-a"}}}}}},
-            {"workloads",
-             {{{"name", "lookups"},
-               {"type", "dns"},
-               {"truth",
-                {"truth/client-lookups-dns.jsonl", "truth/server-lookups-dnsmasq.jsonl"}}}}}};
+        json manifest = {{"experiment", "dns-exp"},
+                         {"repetition", 0},
+                         {"hosts",
+                          {{{"name", "client"}, {"agent", true}, {"observation_domain", kOd}},
+                           {{"name", "server"}, {"agent", false}}}},
+                         {"links",
+                          {{{"name", "l1"},
+                            {"a", "client"},
+                            {"b", "server"},
+                            {"impaired", true},
+                            {"log", "links/l1.implog"},
+                            {"captures", {{"a", "captures/l1-a"}}}}}},
+                         {"workloads",
+                          {{{"name", "lookups"},
+                            {"type", "dns"},
+                            {"truth", json::array()},
+                            {"dns_truth",
+                             {{"client", "truth/client-lookups-dns.jsonl"},
+                              {"server", "truth/server-lookups-dnsmasq.jsonl"}}}}}}};
         std::ofstream(rep / "manifest.json") << manifest.dump();
         std::ofstream t(rep / "truth" / "client-lookups-dns.jsonl");
         for (const auto& l : lookups)
