@@ -25,7 +25,8 @@ void add_run_command(CLI::App& app) {
     auto no_validate = std::make_shared<bool>(false);
     auto* run = app.add_subcommand(
         "run",
-        "Run experiment files (default: the TCP validation suite, experiments/tcp/*.toml): "
+        "Run experiment files (default: the validation suite, experiments/tcp/*.toml then "
+        "experiments/dns/*.toml): "
         "build the topology, impair links, run agents and workloads, capture, validate, report");
     run->add_option("files", o->files, "Experiment files (TOML); see experiments/README.md")
         ->check(CLI::ExistingFile);

@@ -842,20 +842,26 @@ int run_child_inherit(const std::vector<std::string>& argv) {
 }  // namespace
 
 std::vector<std::string> default_suite(const std::string& source_dir) {
-    fs::path dir = "experiments/tcp";
-    if (!fs::is_directory(dir)) dir = fs::path(source_dir) / "experiments/tcp";
     std::vector<std::string> files;
-    if (fs::is_directory(dir))
-        for (const auto& e : fs::directory_iterator(dir))
-            if (e.path().extension() == ".toml") files.push_back(e.path());
-    std::sort(files.begin(), files.end());
+    for (const char* sub : {"experiments/tcp", "experiments/dns"}) {
+        fs::path dir = sub;
+        if (!fs::is_directory(dir)) dir = fs::path(source_dir) / sub;
+        std::vector<std::string> here;
+        if (fs::is_directory(dir))
+            for (const auto& e : fs::directory_iterator(dir))
+                if (e.path().extension() == ".toml") here.push_back(e.path());
+        std::sort(here.begin(), here.end());
+        files.insert(files.end(), here.begin(), here.end());
+    }
     return files;
 }
 
 int run_experiments(const RunOptions& o) {
     const auto files = o.files.empty() ? default_suite(o.source_dir) : o.files;
     if (files.empty()) {
-        std::fprintf(stderr, "flowcorder run: no experiment files (looked for experiments/tcp/)\n");
+        std::fprintf(stderr,
+                     "flowcorder run: no experiment files (looked for experiments/tcp/ and "
+                     "experiments/dns/)\n");
         return 2;
     }
     // Parse everything before starting anything.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job as `make run` runs it: the whole TCP validation suite
-# (experiments/tcp/*.toml) through `flowcorder run`. Every verdict must pass,
-# every experiment must appear with a complete set of profile chains, every
-# KPI group of the design's TCP table must be covered, and the report must
-# have its plots. This is the regression test of the agent against ground
+# The main job as `make run` runs it: the whole validation suite
+# (experiments/tcp/*.toml and experiments/dns/*.toml) through `flowcorder
+# run`. Every verdict must pass, every TCP experiment must appear with a
+# complete set of profile chains and every DNS experiment with a profile for
+# each lookup, every KPI group of the design's TCP table and of the DNS views
+# must be covered, and the report must have its plots. This is the regression test of the agent against ground
 # truth on this kernel.
 set -euo pipefail
 FC=${1:?usage: $0 path/to/flowcorder}
@@ -22,11 +23,17 @@ echo "suite ran in $(( $(date +%s) - start )) s"
 v="$tmp/suite/validation.csv"
 head -1 "$v" | grep -q '^experiment,protocol,kpi,truth_source,compared,within_tolerance,median_abs_error,p95_abs_error,verdict' \
   || fail "validation.csv header"
-n_files=$(ls "$SRC"/experiments/tcp/*.toml | wc -l)
+n_files=$(ls "$SRC"/experiments/tcp/*.toml "$SRC"/experiments/dns/*.toml | wc -l)
 n_exp=$(tail -n +2 "$v" | cut -d, -f1 | grep -v '^\*$' | sort -u | wc -l)
-[ "$n_exp" -eq "$n_files" ] || fail "$n_exp experiments validated, $n_files files in experiments/tcp"
+[ "$n_exp" -eq "$n_files" ] || fail "$n_exp experiments validated, $n_files files in experiments/{tcp,dns}"
 for x in $(tail -n +2 "$v" | cut -d, -f1 | grep -v '^\*$' | sort -u); do
-  grep -q "^$x,tcp,profile_chain,workload,[1-9][0-9]*,.*,pass," "$v" || fail "$x: no passing profile_chain row"
+  case "$x" in
+    dns-*) grep -q "^$x,dns,lookup_profile,workload,[1-9][0-9]*,.*,pass," "$v" || fail "$x: no passing lookup_profile row" ;;
+    *) grep -q "^$x,tcp,profile_chain,workload,[1-9][0-9]*,.*,pass," "$v" || fail "$x: no passing profile_chain row" ;;
+  esac
+done
+for g in dns_resolver dns_wire dns_views_linked; do
+  grep -q "^\*,dns,coverage:$g,any,[1-9][0-9]*,.*,pass," "$v" || fail "coverage:$g missing or failing"
 done
 for g in sent_received retransmitted lost rtt duplicates out_of_order stalls dsack_reordering close_cause; do
   grep -q "^\*,tcp,coverage:$g,any,[1-9][0-9]*,.*,pass," "$v" || fail "coverage:$g missing or failing"
