@@ -68,6 +68,19 @@ InfoRead read_mptcp_info(int fd) {
     return r;
 }
 
+// MPTCP_INFO once everything this end sent, its DATA_FIN included, is
+// acknowledged at data level (snd_una reached write_seq), up to 5 s: the
+// counters cannot change any more, as TCP_INFO in CLOSE for TCP.
+InfoRead read_final_mptcp_info(int fd) {
+    InfoRead r;
+    for (int i = 0; i < 500; ++i) {
+        r = read_mptcp_info(fd);
+        if (!r.ok || r.info.snd_una == r.info.write_seq) break;
+        std::this_thread::sleep_for(10ms);
+    }
+    return r;
+}
+
 uint16_t random_port() {
     static std::mt19937 rng(std::random_device{}());
     return static_cast<uint16_t>(20000 + rng() % 20000);
@@ -130,7 +143,8 @@ constexpr size_t kReply = 1000;
 // server), runs `midway` (with its socket), sends
 // `second` bytes, shuts down; the server (MPTCP, or plain TCP if
 // server_mptcp is false) reads to EOF, replies kReply bytes and closes. Each
-// reads MPTCP_INFO after its last read, before close().
+// reads MPTCP_INFO after its last read, once all it sent is acknowledged,
+// before close().
 Truth transfer(const fc::test::TwoPaths& topo, bool server_mptcp, size_t first, size_t second,
                const std::function<void(int)>& midway = {}) {
     const uint16_t port = random_port();
@@ -152,7 +166,7 @@ Truth transfer(const fc::test::TwoPaths& topo, bool server_mptcp, size_t first, 
         if (!write_all(c.get(), kReply)) throw std::runtime_error("server write failed");
         shutdown(c.get(), SHUT_WR);
         read_to_eof(c.get());
-        InfoRead info = server_mptcp ? read_mptcp_info(c.get()) : InfoRead{};
+        InfoRead info = server_mptcp ? read_final_mptcp_info(c.get()) : InfoRead{};
         return {got, info};
     });
     ready.wait();
@@ -178,7 +192,7 @@ Truth transfer(const fc::test::TwoPaths& topo, bool server_mptcp, size_t first, 
         if (!write_all(s.get(), second)) throw std::runtime_error("client write failed");
         shutdown(s.get(), SHUT_WR);
         t.client_received = read_to_eof(s.get());
-        t.client = read_mptcp_info(s.get());
+        t.client = read_final_mptcp_info(s.get());
     }
     auto [got, info] = server.get();
     t.server_received = got;
