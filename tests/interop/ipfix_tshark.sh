@@ -44,12 +44,12 @@ fi
 expert=$(tshark "${DECODE[@]}" -q -z expert 2>/dev/null | grep -ciE "error|warn|malformed" || true)
 [[ $expert -eq 0 ]] || { echo "FAIL: expert info not clean" >&2; tshark "${DECODE[@]}" -q -z expert >&2; exit 1; }
 
-# Templates 256, 257 (TCP), 260-262 (DNS), 300 and the RFC 5610 options
+# Templates 256, 257 (TCP), 260-262 (DNS), 263, 264 (MPTCP), 300 and the RFC 5610 options
 # template 512 were seen.
 # (Outputs go through variables: with pipefail, `tshark | grep -q` fails
 # when grep exits early.)
 verbose=$(tshark "${DECODE[@]}" -V 2>/dev/null)
-for tid in 256 257 260 261 262 300; do
+for tid in 256 257 260 261 262 263 264 300; do
     grep -q "Template (Id = $tid, Count = " <<<"$verbose" ||
         { echo "FAIL: template $tid not decoded" >&2; exit 1; }
 done
