@@ -91,7 +91,8 @@ grep -q "Jan  2, 2024 03:04:06.123000000 UTC" <<<"$times" ||
 
 # Our collector stored what tshark saw.
 rows=$(sqlite3 "$DIR/c.sqlite" "SELECT count(*) FROM profiles")
-[[ $rows -eq $((5 * COUNT)) ]] || { echo "FAIL: collector stored $rows profiles, expected $((5 * COUNT))" >&2; exit 1; }
+# tcp4, tcp6, mptcp4, mptcp6, dns_lookup, dns4, dns6
+[[ $rows -eq $((7 * COUNT)) ]] || { echo "FAIL: collector stored $rows profiles, expected $((7 * COUNT))" >&2; exit 1; }
 names=$(sqlite3 "$DIR/c.sqlite" "SELECT count(DISTINCT dns_name) FROM profiles WHERE dns_name LIKE '%.selftest.example'")
 [[ $names -eq $COUNT ]] || { echo "FAIL: collector stored $names distinct DNS names, expected $COUNT" >&2; exit 1; }
 echo "PASS: tshark decoded all $frames messages cleanly"
