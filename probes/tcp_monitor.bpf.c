@@ -10,6 +10,14 @@
  *   raw_tp tcp_receive_reset     close cause
  *   raw_tp kfree_skb             duplicate segments (dropped as old data)
  *
+ * With track_mptcp (agent --mptcp), MPTCP too, from the same hooks: the MPTCP
+ * socket (sk_protocol IPPROTO_MPTCP) goes through inet_sock_set_state like a
+ * TCP socket (open, established, close); its subflows are TCP sockets with
+ * tcp_sock.is_mptcp set, whose subflow context (icsk_ulp_data) names the
+ * connection. A subflow's events carry its connection's id; a subflow
+ * joining, closing or entering a lossy period is also an event of the
+ * connection, which then carries struct mptcp_sock's data-level counters.
+ *
  * Connections are tracked from their open onwards; those opened before the
  * agent started are not tracked (counted under FC_STAT_NOT_TRACKED when
  * they close) because their sockops callbacks were never enabled.
@@ -33,6 +41,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define CA_LOSS 4
 #define ROLE_ACTIVE 1
 #define ROLE_PASSIVE 2
+#define FC_IPPROTO_MPTCP 262
 
 /* Knobs, set by the agent before load. */
 const volatile __u32 filter_netns_ino = 0; /* 0: every namespace */
@@ -42,6 +51,7 @@ const volatile __u32 drop_reason_old_data = 0; /* enum skb_drop_reason values, *
 const volatile __u32 drop_reason_old_seq = 0;  /* read from this kernel's BTF */
 const volatile __u32 drop_reason_paws = ~0u;
 const volatile __u64 ringbuf_wakeup_bytes = 0; /* 0: wake the agent for every event */
+const volatile __u8 track_mptcp = 0;           /* agent --mptcp */
 
 __u64 next_conn_id = 1;
 
@@ -170,6 +180,7 @@ static __always_inline void emit(const struct sock *sk, struct fc_conn_state *st
     else
         __builtin_memset(&e->key, 0, sizeof(e->key));
     fill_snapshot(sk, st, &e->snap);
+    e->mp = st->mp;
     /* Waking the agent for every event costs a context switch per
      * transition on a busy host; the agent drains the ring on its own
      * poll period anyway. Wake it only when the ring fills up. */
@@ -182,6 +193,230 @@ static __always_inline struct fc_conn_state *lookup(const struct sock *sk)
 {
     __u64 skaddr = (__u64)(unsigned long)sk;
     return bpf_map_lookup_elem(&conns, &skaddr);
+}
+
+/* ---- MPTCP (track_mptcp only) ---- */
+
+static __always_inline struct fc_conn_state *lookup_addr(__u64 addr)
+{
+    return bpf_map_lookup_elem(&conns, &addr);
+}
+
+/* The MPTCP socket's addresses; while it has none of its own yet (an active
+ * open before connect() bound it, a passive one just cloned), those of the
+ * subflow the event is about, which are the same 4-tuple for the initial one. */
+static __always_inline void mp_fill_key(const struct sock *msk, const struct sock *sf_sk,
+                                        struct fc_conn_key *k)
+{
+    fill_key(msk, k);
+    if (!k->dport && sf_sk)
+        fill_key(sf_sk, k);
+}
+
+/* One event of an MPTCP connection, with struct mptcp_sock's data-level
+ * counters. sf: the subflow it is about (SF_* and LOSSY_* events), or NULL. */
+static __always_inline void emit_mp(const struct sock *msk, struct fc_conn_state *st, __u8 type,
+                                    __u8 old_state, const struct fc_conn_state *sf,
+                                    const struct sock *sf_sk, __u8 sf_old_state, __s32 sf_err)
+{
+    st->seq += 1;
+    struct fc_mptcp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        stat_inc(FC_STAT_EVENTS_LOST);
+        return;
+    }
+    const struct mptcp_sock *m = (const struct mptcp_sock *)msk;
+    e->ts_ns = bpf_ktime_get_ns();
+    e->conn_id = st->conn_id;
+    e->seq = st->seq;
+    e->type = type;
+    e->old_state = old_state;
+    e->role = st->role;
+    e->reset_rcvd = BPF_CORE_READ(m, rcv_fastclose);
+    e->sk_err = type == FC_EV_MP_CLOSE ? BPF_CORE_READ(msk, sk_err) : 0;
+    if (type == FC_EV_MP_CLOSE && !e->sk_err)
+        e->sk_err = st->last_err;
+    e->token = BPF_CORE_READ(m, token);
+    if (sf) {
+        e->sf_conn_id = sf->conn_id;
+        e->sf_kind = sf->mp.kind;
+        e->sf_was_established = sf->mp.established;
+    } else {
+        e->sf_conn_id = 0;
+        e->sf_kind = 0;
+        e->sf_was_established = 0;
+    }
+    e->sf_old_state = sf_old_state;
+    e->pad = 0;
+    e->sf_err = sf_err;
+    e->skaddr = (__u64)(unsigned long)msk;
+    mp_fill_key(msk, sf_sk, &e->key);
+    e->snap.bytes_sent = BPF_CORE_READ(m, bytes_sent);
+    e->snap.bytes_received = BPF_CORE_READ(m, bytes_received);
+    e->snap.bytes_acked = BPF_CORE_READ(m, bytes_acked);
+    e->snap.bytes_retrans = BPF_CORE_READ(m, bytes_retrans);
+    e->snap.c = st->mpc;
+    /* The window's maximum restarts from the current count. */
+    st->mpc.subflows_max = st->mpc.subflows;
+    __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+    bpf_ringbuf_submit(e, avail >= ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+    stat_inc(FC_STAT_EVENTS);
+}
+
+static __always_inline void mp_count_subflow(struct fc_conn_state *mst)
+{
+    mst->mpc.subflows += 1;
+    if (mst->mpc.subflows > mst->mpc.subflows_max)
+        mst->mpc.subflows_max = mst->mpc.subflows;
+}
+
+/* A subflow's connection, from its subflow context. Fills st->mp; returns
+ * false for a plain TCP socket. */
+static __always_inline bool mp_mark_subflow(const struct sock *sk, struct fc_conn_state *st)
+{
+    if (!track_mptcp || !BPF_CORE_READ((const struct tcp_sock *)sk, is_mptcp))
+        return false;
+    struct mptcp_subflow_context *ctx =
+        BPF_CORE_READ((const struct inet_connection_sock *)sk, icsk_ulp_data);
+    if (!ctx)
+        return false;
+    const struct sock *msk = BPF_CORE_READ(ctx, conn);
+    if (!msk)
+        return false;
+    st->mp.msk = (__u64)(unsigned long)msk;
+    st->mp.token = BPF_CORE_READ(ctx, token);
+    st->mp.kind = (BPF_CORE_READ_BITFIELD_PROBED(ctx, request_join) ||
+                   BPF_CORE_READ_BITFIELD_PROBED(ctx, mp_join))
+                      ? FC_MPTCP_SF_JOIN
+                      : FC_MPTCP_SF_INITIAL;
+    struct fc_conn_state *mst = lookup(msk);
+    st->mp.conn_id = mst ? mst->conn_id : 0;
+    if (!mst)
+        stat_inc(FC_STAT_MP_NOT_TRACKED);
+    return true;
+}
+
+/* A subflow reached ESTABLISHED: the initial one is counted by its
+ * connection when that establishes; a join is a transition of it. A passive
+ * connection's first event waits for its initial subflow: the MPTCP socket,
+ * just cloned from the listener, does not know its peer's address yet. */
+static __always_inline void mp_subflow_established(const struct sock *sk, struct fc_conn_state *st)
+{
+    if (!st->mp.msk || st->mp.established)
+        return;
+    st->mp.established = 1;
+    struct fc_conn_state *mst = lookup_addr(st->mp.msk);
+    if (!mst)
+        return;
+    if (!st->mp.conn_id)
+        st->mp.conn_id = mst->conn_id;
+    const struct sock *msk = (const struct sock *)st->mp.msk;
+    if (st->mp.kind != FC_MPTCP_SF_JOIN) {
+        if (mst->role == ROLE_PASSIVE && mst->seq == 0)
+            emit_mp(msk, mst, FC_EV_MP_OPEN_PASSIVE, 0, st, sk, 0, 0);
+        return;
+    }
+    mst->mpc.joins += 1;
+    mp_count_subflow(mst);
+    emit_mp(msk, mst, FC_EV_MP_SF_JOINED, 0, st, NULL, 0, 0);
+}
+
+static __always_inline void mp_subflow_closed(const struct sock *sk, struct fc_conn_state *st,
+                                              __u8 old_state)
+{
+    if (!st->mp.msk)
+        return;
+    struct fc_conn_state *mst = lookup_addr(st->mp.msk);
+    if (!mst)
+        return; /* the connection closed first */
+    mst->mpc.sf_closed += 1;
+    if (st->mp.established && mst->mpc.subflows > 0)
+        mst->mpc.subflows -= 1;
+    if (st->lossy && mst->mpc.lossy_subflows > 0)
+        mst->mpc.lossy_subflows -= 1;
+    __s32 err = BPF_CORE_READ(sk, sk_err);
+    if (!err)
+        err = st->last_err;
+    emit_mp((const struct sock *)st->mp.msk, mst, FC_EV_MP_SF_CLOSED, 0, st, NULL, old_state, err);
+}
+
+static __always_inline void mp_subflow_lossy(struct fc_conn_state *st, __u8 lossy)
+{
+    if (!st->mp.msk)
+        return;
+    struct fc_conn_state *mst = lookup_addr(st->mp.msk);
+    if (!mst)
+        return;
+    if (lossy) {
+        mst->mpc.lossy_subflows += 1;
+        if (mst->mpc.lossy_subflows == 1)
+            emit_mp((const struct sock *)st->mp.msk, mst, FC_EV_MP_LOSSY_ENTER, 0, st, NULL, 0, 0);
+    } else if (mst->mpc.lossy_subflows > 0) {
+        mst->mpc.lossy_subflows -= 1;
+        if (mst->mpc.lossy_subflows == 0)
+            emit_mp((const struct sock *)st->mp.msk, mst, FC_EV_MP_LOSSY_EXIT, 0, st, NULL, 0, 0);
+    }
+}
+
+/* Did the connection fall back to TCP at the handshake? The first subflow
+ * asked for MPTCP (request_mptcp) and the peer's SYN-ACK did not carry
+ * MP_CAPABLE (mp_capable stays 0). */
+static __always_inline __u8 mp_fell_back(const struct sock *msk)
+{
+    const struct sock *first = BPF_CORE_READ((const struct mptcp_sock *)msk, first);
+    if (!first)
+        return 0;
+    struct mptcp_subflow_context *ctx =
+        BPF_CORE_READ((const struct inet_connection_sock *)first, icsk_ulp_data);
+    if (!ctx)
+        return 0;
+    return BPF_CORE_READ_BITFIELD_PROBED(ctx, request_mptcp) &&
+           !BPF_CORE_READ_BITFIELD_PROBED(ctx, mp_capable);
+}
+
+/* inet_sock_set_state on the MPTCP socket itself. */
+static __always_inline void mp_set_state(const struct sock *msk, int oldstate, int newstate)
+{
+    const struct mptcp_sock *m = (const struct mptcp_sock *)msk;
+    struct fc_conn_state *st = lookup(msk);
+    if (!st) {
+        __u8 role;
+        if (oldstate == TCP_STATE_CLOSE && newstate == TCP_STATE_SYN_SENT)
+            role = ROLE_ACTIVE;
+        else if (oldstate == TCP_STATE_LISTEN && newstate == TCP_STATE_ESTABLISHED)
+            role = ROLE_PASSIVE; /* cloned from the listener for an MP_CAPABLE SYN */
+        else
+            return;
+        if (filter_netns_ino &&
+            BPF_CORE_READ(msk, __sk_common.skc_net.net, ns.inum) != filter_netns_ino)
+            return;
+        struct fc_conn_state init = {};
+        init.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
+        init.role = role;
+        if (role == ROLE_PASSIVE)
+            init.mpc.subflows = init.mpc.subflows_max = 1; /* the initial subflow */
+        __u64 skaddr = (__u64)(unsigned long)msk;
+        if (bpf_map_update_elem(&conns, &skaddr, &init, BPF_NOEXIST)) {
+            stat_inc(FC_STAT_TABLE_FULL);
+            return;
+        }
+        /* A passive open is reported with its initial subflow (above). */
+        st = bpf_map_lookup_elem(&conns, &skaddr);
+        if (st && role == ROLE_ACTIVE)
+            emit_mp(msk, st, FC_EV_MP_OPEN_ACTIVE, 0, NULL, NULL, 0, 0);
+        return;
+    }
+    if (newstate == TCP_STATE_ESTABLISHED && oldstate == TCP_STATE_SYN_SENT) {
+        st->mpc.fallback = mp_fell_back(msk);
+        mp_count_subflow(st); /* the initial subflow */
+        emit_mp(msk, st, FC_EV_MP_ESTABLISHED, oldstate, NULL, BPF_CORE_READ(m, first), 0, 0);
+        return;
+    }
+    if (newstate != TCP_STATE_CLOSE)
+        return;
+    emit_mp(msk, st, FC_EV_MP_CLOSE, oldstate, NULL, BPF_CORE_READ(m, first), 0, 0);
+    __u64 skaddr = (__u64)(unsigned long)msk;
+    bpf_map_delete_elem(&conns, &skaddr);
 }
 
 /* ---- sockops: opens, RTT samples, RTOs, slow-path segments ---- */
@@ -202,6 +437,7 @@ static __always_inline void track_open(struct bpf_sock_ops *skops, const struct 
     struct fc_conn_state *st = bpf_map_lookup_elem(&conns, &skaddr);
     if (!st)
         return;
+    mp_mark_subflow(sk, st);
 
     /* Only the callbacks we use: every extra flag costs per-segment work. */
     int flags = BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_RTO_CB_FLAG;
@@ -216,6 +452,8 @@ static __always_inline void track_open(struct bpf_sock_ops *skops, const struct 
         st->anc.rto_count = BPF_CORE_READ((const struct tcp_sock *)sk, total_rto);
 
     emit(sk, st, role == ROLE_ACTIVE ? FC_EV_OPEN_ACTIVE : FC_EV_OPEN_PASSIVE, 0, 0);
+    if (role == ROLE_PASSIVE)
+        mp_subflow_established(sk, st);
 }
 
 static __always_inline void on_rtt(const struct sock *sk, __u64 mrtt_us)
@@ -302,7 +540,12 @@ int fc_sockops(struct bpf_sock_ops *skops)
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(fc_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-    if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+    const __u16 protocol = BPF_CORE_READ(sk, sk_protocol);
+    if (track_mptcp && protocol == FC_IPPROTO_MPTCP) {
+        mp_set_state(sk, oldstate, newstate);
+        return 0;
+    }
+    if (protocol != IPPROTO_TCP)
         return 0;
     if (newstate != TCP_STATE_ESTABLISHED && newstate != TCP_STATE_CLOSE)
         return 0;
@@ -321,10 +564,12 @@ int BPF_PROG(fc_set_state, const struct sock *sk, int oldstate, int newstate)
         if (oldstate == TCP_STATE_SYN_SENT) {
             st->lossy = 0; /* SYN timeouts were the opening window's business */
             emit(sk, st, FC_EV_ESTABLISHED, oldstate, 0);
+            mp_subflow_established(sk, st);
         }
         return 0;
     }
     emit(sk, st, FC_EV_CLOSE, oldstate, 0);
+    mp_subflow_closed(sk, st, oldstate);
     __u64 skaddr = (__u64)(unsigned long)sk;
     bpf_map_delete_elem(&conns, &skaddr);
     return 0;
@@ -344,6 +589,7 @@ int BPF_PROG(fc_cong_state, const struct sock *sk, __u8 ca_state)
         return 0;
     st->lossy = lossy;
     emit(sk, st, lossy ? FC_EV_LOSSY_ENTER : FC_EV_LOSSY_EXIT, state, ca_state);
+    mp_subflow_lossy(st, lossy);
     return 0;
 }
 

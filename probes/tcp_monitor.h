@@ -64,6 +64,24 @@ struct fc_tcp_snapshot {
     struct fc_tcp_ancillary anc;
 };
 
+/* MPTCP marking of a TCP socket that is a subflow (agent --mptcp only; all
+ * zero for plain TCP). Kept in the subflow's fc_conn_state, copied into
+ * every event of the subflow. */
+enum fc_mptcp_subflow_kind {
+    FC_MPTCP_SF_NONE = 0,    /* plain TCP */
+    FC_MPTCP_SF_INITIAL = 1, /* the connection's first subflow (MP_CAPABLE) */
+    FC_MPTCP_SF_JOIN = 2,    /* an additional subflow (MP_JOIN) */
+};
+
+struct fc_mptcp_mark {
+    __u64 conn_id; /* the MPTCP connection's id (its own events' conn_id), 0 if untracked */
+    __u64 msk;     /* address of the MPTCP socket: key of its conns entry */
+    __u32 token;   /* the connection's local token */
+    __u8 kind;     /* enum fc_mptcp_subflow_kind */
+    __u8 established; /* counted in its connection's subflows */
+    __u8 pad[2];
+};
+
 enum fc_tcp_event_type {
     FC_EV_OPEN_ACTIVE = 1, /* connect(): SYN about to leave (sockops TCP_CONNECT_CB) */
     FC_EV_OPEN_PASSIVE =
@@ -72,6 +90,15 @@ enum fc_tcp_event_type {
     FC_EV_LOSSY_ENTER = 4, /* congestion state entered Recovery or Loss */
     FC_EV_LOSSY_EXIT = 5,  /* congestion state left Recovery/Loss */
     FC_EV_CLOSE = 6,       /* socket state -> CLOSE */
+    /* MPTCP connection level (struct fc_mptcp_event), agent --mptcp only */
+    FC_EV_MP_OPEN_ACTIVE = 16,  /* MPTCP socket CLOSE -> SYN_SENT (connect) */
+    FC_EV_MP_OPEN_PASSIVE = 17, /* MPTCP socket cloned from a listener: established */
+    FC_EV_MP_ESTABLISHED = 18,  /* MPTCP socket SYN_SENT -> ESTABLISHED */
+    FC_EV_MP_SF_JOINED = 19,    /* an MP_JOIN subflow reached ESTABLISHED */
+    FC_EV_MP_SF_CLOSED = 20,    /* a subflow reached CLOSE */
+    FC_EV_MP_LOSSY_ENTER = 21,  /* first subflow of the connection in Recovery/Loss */
+    FC_EV_MP_LOSSY_EXIT = 22,   /* no subflow in Recovery/Loss any more */
+    FC_EV_MP_CLOSE = 23,        /* MPTCP socket -> CLOSE */
 };
 
 struct fc_tcp_event {
@@ -88,6 +115,53 @@ struct fc_tcp_event {
     __u64 skaddr;           /* key of the conns map */
     struct fc_conn_key key; /* filled on OPEN_* events only */
     struct fc_tcp_snapshot snap;
+    struct fc_mptcp_mark mp; /* subflow marking; zero for plain TCP */
+};
+
+/* MPTCP connection state kept by the probes, cumulative. */
+struct fc_mptcp_conn {
+    __u32 joins;          /* MP_JOIN subflows that reached ESTABLISHED */
+    __u32 sf_closed;      /* subflows closed (established or not) */
+    __u16 subflows;       /* established subflows now, the initial one included */
+    __u16 subflows_max;   /* most established subflows since the previous event */
+    __u16 lossy_subflows; /* subflows now in Recovery or Loss */
+    __u8 fallback;        /* 1: fell back to plain TCP at the handshake */
+    __u8 pad;
+};
+
+/* Cumulative counters of the MPTCP socket (struct mptcp_sock) and the
+ * probes' own, at one instant. Data-level: bytes of the connection's data
+ * sequence space, whichever subflow carried them. */
+struct fc_mptcp_snapshot {
+    __u64 bytes_sent;     /* data handed to subflows, reinjections included */
+    __u64 bytes_received; /* data received in order at connection level */
+    __u64 bytes_acked;    /* data acknowledged by DATA_ACK */
+    __u64 bytes_retrans;  /* data reinjected/retransmitted at connection level */
+    struct fc_mptcp_conn c;
+};
+
+/* Events of an MPTCP connection (types FC_EV_MP_*). Same header as
+ * fc_tcp_event up to `type`, so one ring buffer carries both. */
+struct fc_mptcp_event {
+    __u64 ts_ns;
+    __u64 conn_id; /* the MPTCP connection's id: same counter as TCP's */
+    __u32 seq;
+    __u8 type;      /* enum fc_tcp_event_type, FC_EV_MP_* */
+    __u8 old_state; /* MPTCP socket's state before a CLOSE */
+    __u8 role;      /* 1 active, 2 passive */
+    __u8 reset_rcvd; /* MP_FASTCLOSE received */
+    __s32 sk_err;   /* MPTCP socket error at CLOSE */
+    __u32 token;
+    /* subflow events (SF_JOINED, SF_CLOSED): which subflow, why */
+    __u64 sf_conn_id; /* the subflow's TCP conn_id, 0 if untracked */
+    __u8 sf_kind;     /* enum fc_mptcp_subflow_kind */
+    __u8 sf_old_state;
+    __u8 sf_was_established;
+    __u8 pad;
+    __s32 sf_err;
+    __u64 skaddr;
+    struct fc_conn_key key; /* best known addresses: the MPTCP socket's, else its first subflow's */
+    struct fc_mptcp_snapshot snap;
 };
 
 /* Per-connection state in the bounded map conns, keyed by socket address. */
@@ -100,6 +174,8 @@ struct fc_conn_state {
     __u8 pad;
     __s32 last_err; /* errno last reported on the socket (inet_sk_error_report) */
     struct fc_tcp_ancillary anc;
+    struct fc_mptcp_mark mp;   /* TCP subflow: its connection */
+    struct fc_mptcp_conn mpc;  /* MPTCP socket: its subflows */
 };
 
 /* Indices of the per-CPU statistics array. */
@@ -112,6 +188,7 @@ enum fc_stat {
     FC_STAT_DUP_DROPS,   /* duplicate segments seen through kfree_skb */
     FC_STAT_NOT_TRACKED, /* transitions of connections opened before the agent */
     FC_STAT_NAIVE_SEGMENTS, /* segments seen by the naive variant (agent --naive only) */
+    FC_STAT_MP_NOT_TRACKED, /* MPTCP subflows whose connection was not tracked */
     FC_STAT_MAX,
 };
 

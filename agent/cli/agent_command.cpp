@@ -12,6 +12,7 @@
 #include "dns/dns_probes.hpp"
 #include "dns/dns_profiler.hpp"
 #include "ipfix/exporter.hpp"
+#include "mptcp/mptcp_profiler.hpp"
 #include "tcp/tcp_probes.hpp"
 #include "tcp/tcp_profiler.hpp"
 
@@ -49,6 +50,7 @@ struct AgentOptions {
     std::string dns_names = "plain";
     std::string dns_hash_key;
     std::string libc;
+    bool mptcp = false;
 };
 
 class ExporterSink final : public ProfileSink {
@@ -135,10 +137,14 @@ int run_agent(const AgentOptions& o) {
     popts.ooo_distance = !o.no_ooo_distance;
     popts.naive_per_segment = o.naive;
     popts.cgroup_path = o.cgroup;
+    popts.mptcp = o.mptcp;
 
     WallClock clock;
     tcp::TcpProfiler profiler(clock, counted);
-    tcp::TcpProbes probes(popts, [&](const fc_tcp_event& e) { profiler.on_event(e); });
+    mptcp::MptcpProfiler mptcp_profiler(clock, counted);
+    tcp::TcpProbes probes(
+        popts, [&](const fc_tcp_event& e) { profiler.on_event(e); },
+        [&](const fc_mptcp_event& e) { mptcp_profiler.on_event(e); });
     if (!o.quiet)
         std::fprintf(
             stderr,
@@ -150,6 +156,10 @@ int run_agent(const AgentOptions& o) {
             popts.ooo_distance ? "on" : "off",
             o.netns.empty() ? "every network namespace" : ("netns " + o.netns).c_str(),
             o.collector.empty() ? "stdout" : o.collector.c_str());
+    if (!o.quiet && o.mptcp)
+        std::fprintf(stderr,
+                     "flowcorder agent: MPTCP connections tracked (inet_sock_set_state on the "
+                     "MPTCP socket; subflows marked on their TCP profiles)\n");
 
     std::unique_ptr<dns::DnsProfiler> dns_profiler;
     std::unique_ptr<dns::DnsProbes> dns_probes;
@@ -181,10 +191,22 @@ int run_agent(const AgentOptions& o) {
         std::optional<ipfix::ExporterStats> es;
         if (exporter) {
             es = exporter->stats();
-            exporter->submit(
-                stats_record(ps, counted.count, es->records_dropped, profiler.desyncs()));
+            exporter->submit(stats_record(ps, counted.count, es->records_dropped,
+                                          profiler.desyncs() + mptcp_profiler.counters().desyncs));
         }
         if (!o.quiet) print_stats(ps, counted.count, es ? &*es : nullptr, profiler.tracked());
+        if (!o.quiet && o.mptcp) {
+            const auto& mc = mptcp_profiler.counters();
+            std::fprintf(stderr,
+                         "flowcorder agent: MPTCP: %zu open connections, %llu opened (%llu fell "
+                         "back to TCP), %llu subflows joined, %llu subflows closed, %llu "
+                         "subflows of untracked connections\n",
+                         mptcp_profiler.tracked(), static_cast<unsigned long long>(mc.connections),
+                         static_cast<unsigned long long>(mc.fallbacks),
+                         static_cast<unsigned long long>(mc.joins),
+                         static_cast<unsigned long long>(mc.subflow_closes),
+                         static_cast<unsigned long long>(ps.get(FC_STAT_MP_NOT_TRACKED)));
+        }
         if (!o.quiet && dns_probes) {
             const auto ds = dns_probes->stats();
             const auto& dc = dns_profiler->counters();
@@ -207,6 +229,7 @@ int run_agent(const AgentOptions& o) {
         const uint64_t now = WallClock::mono_now_ns();
         if (now - last_sweep >= secs(2)) {
             profiler.sweep([&](uint64_t sk) { return probes.kernel_tracks(sk); });
+            mptcp_profiler.sweep([&](uint64_t sk) { return probes.kernel_tracks(sk); });
             if (dns_profiler) dns_profiler->sweep(now);
             last_sweep = now;
         }
@@ -220,8 +243,9 @@ int run_agent(const AgentOptions& o) {
 
     probes.poll(0);
     if (dns_probes) dns_probes->poll();
-    const size_t open = profiler.tracked();
+    const size_t open = profiler.tracked() + mptcp_profiler.tracked();
     profiler.finish_all();  // open connections: DESYNC, flowEndReason "forced end"
+    mptcp_profiler.finish_all();
     if (dns_profiler) dns_profiler->finish_all();
     export_stats();
     if (exporter) exporter->flush();
@@ -237,7 +261,8 @@ void add_agent_command(CLI::App& app) {
     auto o = std::make_shared<AgentOptions>();
     CLI::App* sub = app.add_subcommand(
         "agent",
-        "Watch TCP connections (and with --dns, name resolution) with eBPF probes and export a "
+        "Watch TCP connections (and with --dns, name resolution; with --mptcp, MPTCP "
+        "connections) with eBPF probes and export a "
         "performance profile on every state transition (needs root)");
     sub->add_option("--collector", o->collector,
                     "IPFIX collector: udp://HOST:PORT or tcp://HOST:PORT (tcp queues while the "
@@ -284,6 +309,9 @@ void add_agent_command(CLI::App& app) {
     sub->add_option("--dns-hash-key", o->dns_hash_key,
                     "Key of the name hash (default: random, so hashes do not link across "
                     "agent runs)");
+    sub->add_flag("--mptcp", o->mptcp,
+                  "Also profile MPTCP connections (templates mptcp4/mptcp6) and mark their "
+                  "subflows' TCP profiles with the connection's id and token");
     sub->add_option("--libc", o->libc,
                     "C library whose getaddrinfo to probe (default: the one this agent runs on)");
     sub->callback([o] {

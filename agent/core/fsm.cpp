@@ -22,6 +22,9 @@ std::optional<State> next_state(State from, Trigger t) {
         case Trigger::LOSSY_EXIT:
             if (from == State::DEGRADED) return State::ESTABLISHED;
             return std::nullopt;
+        case Trigger::CHANGE:
+            if (from == State::ESTABLISHED || from == State::DEGRADED) return from;
+            return std::nullopt;
     }
     return std::nullopt;
 }
@@ -62,6 +65,8 @@ std::string_view to_string(Trigger t) {
             return "PROTOCOL_FAIL";
         case Trigger::LOSE_TRACK:
             return "LOSE_TRACK";
+        case Trigger::CHANGE:
+            return "CHANGE";
     }
     return "?";
 }

@@ -28,6 +28,8 @@ enum class Trigger : uint8_t {
     NETWORK_FAIL,   // unreachable, timeout
     PROTOCOL_FAIL,  // reset, refused
     LOSE_TRACK,     // the instrumentation missed events
+    CHANGE,         // the connection changed but keeps its state (MPTCP: a subflow
+                    // joined or closed): one profile, start state = end state
 };
 
 constexpr bool is_terminal(State s) {
@@ -37,7 +39,8 @@ constexpr bool is_terminal(State s) {
 
 // The transition table. nullopt: the trigger does not change the state (and
 // so yields no profile), e.g. a lossy period during the handshake, whose
-// cost is carried by the opening profile's counters instead.
+// cost is carried by the opening profile's counters instead. CHANGE is the
+// one self-transition: ESTABLISHED or DEGRADED to itself.
 std::optional<State> next_state(State from, Trigger t);
 
 std::string_view to_string(State s);

@@ -26,6 +26,7 @@ enum Scope : uint32_t {
     S_DNS = 1u << 4,         // both DNS views
     S_DNS_LOOKUP = 1u << 5,  // resolver view (one getaddrinfo call)
     S_DNS_QUERY = 1u << 6,   // wire view (one query and its retransmissions)
+    S_MPTCP = 1u << 7,       // MPTCP connection profiles (subflows are TCP profiles)
 };
 
 // Default private enterprise number: 32473 is reserved by IANA for

@@ -87,4 +87,10 @@ void fill_identity(const fc_conn_key& key, uint64_t conn_id, uint8_t role, ipfix
     r.set(FieldKey::ROLE, role);
 }
 
+void fill_subflow(const fc_mptcp_mark& mp, ipfix::Record& r) {
+    r.set(FieldKey::MPTCP_CONN_ID, mp.conn_id);
+    r.set(FieldKey::MPTCP_TOKEN, mp.token);
+    r.set(FieldKey::MPTCP_SUBFLOW, mp.kind);
+}
+
 }  // namespace fc::tcp

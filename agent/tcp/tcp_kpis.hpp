@@ -17,4 +17,7 @@ void fill_kpis(const fc_tcp_snapshot& a, const fc_tcp_snapshot& b, bool opening_
 // Template, addresses, ports, protocol, flow id, namespace, role.
 void fill_identity(const fc_conn_key& key, uint64_t conn_id, uint8_t role, ipfix::Record& r);
 
+// MPTCP subflow marking (all zero for plain TCP): connection id, token, kind.
+void fill_subflow(const fc_mptcp_mark& mp, ipfix::Record& r);
+
 }  // namespace fc::tcp

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -118,8 +119,8 @@ uint32_t resolve_netns_inode(const std::string& spec) {
     return static_cast<uint32_t>(st.st_ino);
 }
 
-TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
-    : on_event_(std::move(on_event)) {
+TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event, MptcpHandler on_mptcp)
+    : on_event_(std::move(on_event)), on_mptcp_(std::move(on_mptcp)) {
     silence_libbpf_debug();
     skel_.reset(tcp_monitor_bpf__open());
     if (!skel_) throw error("cannot open the TCP probes' BPF object", errno);
@@ -152,6 +153,8 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
     bpf_map__set_max_entries(skel_->maps.conns, opts.max_connections);
     bpf_map__set_max_entries(skel_->maps.events, opts.ringbuf_bytes);
     ro->ringbuf_wakeup_bytes = opts.batch_wakeups ? opts.ringbuf_bytes / 8 : 0;
+    ro->track_mptcp = opts.mptcp ? 1 : 0;
+    caps_.mptcp = opts.mptcp;
 
     if (int err = tcp_monitor_bpf__load(skel_.get()))
         throw error("the kernel refused to load the TCP probes (root, BPF and BTF are needed)",
@@ -196,8 +199,18 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event)
 TcpProbes::~TcpProbes() = default;
 
 int TcpProbes::on_sample(void* ctx, void* data, size_t size) {
-    if (size < sizeof(fc_tcp_event)) return 0;
+    static_assert(offsetof(fc_tcp_event, type) == offsetof(fc_mptcp_event, type));
     auto* self = static_cast<TcpProbes*>(ctx);
+    if (size <= offsetof(fc_tcp_event, type)) return 0;
+    const uint8_t type = static_cast<const uint8_t*>(data)[offsetof(fc_tcp_event, type)];
+    if (type >= FC_EV_MP_OPEN_ACTIVE) {
+        if (size < sizeof(fc_mptcp_event) || !self->on_mptcp_) return 0;
+        fc_mptcp_event m;
+        std::memcpy(&m, data, sizeof(m));
+        self->on_mptcp_(m);
+        return 0;
+    }
+    if (size < sizeof(fc_tcp_event)) return 0;
     fc_tcp_event e;
     std::memcpy(&e, data, sizeof(e));
     self->on_event_(e);

@@ -28,6 +28,9 @@ struct ProbeOptions {
     // Wake the agent only when the ring is 1/8 full; it drains the ring on
     // every poll period (the caller's timeout) regardless.
     bool batch_wakeups = true;
+    // agent --mptcp: also MPTCP connections (their own events) and subflow
+    // marking on the TCP events of their subflows.
+    bool mptcp = false;
 };
 
 struct ProbeStats {
@@ -40,14 +43,17 @@ struct ProbeCapabilities {
     bool duplicate_detection = false;  // kfree_skb carries the receiving socket
     bool rtt_samples = false;          // RTT_CB carries each sample, not only srtt
     std::string cgroup_path;
+    bool mptcp = false;  // MPTCP connections and subflows tracked
 };
 
 class TcpProbes {
   public:
     using EventHandler = std::function<void(const fc_tcp_event&)>;
+    using MptcpHandler = std::function<void(const fc_mptcp_event&)>;
 
     // Throws std::runtime_error naming the kernel feature that is missing.
-    TcpProbes(const ProbeOptions& opts, EventHandler on_event);
+    // on_mptcp receives the MPTCP connections' events (opts.mptcp).
+    TcpProbes(const ProbeOptions& opts, EventHandler on_event, MptcpHandler on_mptcp = {});
     ~TcpProbes();
     TcpProbes(const TcpProbes&) = delete;
     TcpProbes& operator=(const TcpProbes&) = delete;
@@ -70,6 +76,7 @@ class TcpProbes {
     std::unique_ptr<tcp_monitor_bpf, SkelDeleter> skel_;
     std::unique_ptr<ring_buffer, RingDeleter> ring_;
     EventHandler on_event_;
+    MptcpHandler on_mptcp_;
     ProbeCapabilities caps_;
 };
 

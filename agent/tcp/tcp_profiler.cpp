@@ -51,6 +51,7 @@ bool TcpProfiler::apply(uint64_t conn_id, Conn& c, Trigger t, uint64_t at_ns,
 
     ipfix::Record r;
     fill_identity(c.key, conn_id, c.role, r);
+    fill_subflow(c.mp, r);
     fill_transition({c.state, *to, c.window_start_ns, at_ns, c.profiles}, r);
     if (snap) fill_kpis(c.base, *snap, c.state == State::NEW, r);
     r.set(ipfix::FieldKey::CLOSE_CAUSE, static_cast<uint64_t>(cause));
@@ -70,6 +71,7 @@ void TcpProfiler::open(const fc_tcp_event& e) {
     c.key = e.key;
     c.skaddr = e.skaddr;
     c.role = e.role;
+    c.mp = e.mp;
     c.last_seq = e.seq;
     const uint64_t at = clock_.from_monotonic(e.ts_ns);
     if (e.type == FC_EV_OPEN_ACTIVE) {
@@ -100,6 +102,8 @@ void TcpProfiler::on_event(const fc_tcp_event& e) {
     Conn& c = it->second;
     const uint64_t at = clock_.from_monotonic(e.ts_ns);
     c.missing_sweeps = 0;
+    // A subflow may learn its connection's id after its open.
+    if (e.mp.kind != FC_MPTCP_SF_NONE) c.mp = e.mp;
     bool done = false;
     if (e.seq != c.last_seq + 1) {
         done = apply(e.conn_id, c, Trigger::LOSE_TRACK, at, &e.snap, CloseCause::LOST_TRACK);

@@ -45,6 +45,7 @@ class TcpProfiler {
         State state = State::NEW;
         uint64_t window_start_ns = 0;
         fc_tcp_snapshot base{};  // counters at the last transition
+        fc_mptcp_mark mp{};      // MPTCP subflow: its connection (agent --mptcp)
         uint32_t last_seq = 0;
         uint32_t profiles = 0;
         int missing_sweeps = 0;

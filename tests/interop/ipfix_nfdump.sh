@@ -28,7 +28,8 @@ files=$(find "$DIR/flows" -type f -name 'nfcapd.*' ! -name '*.current*' | sort)
 listing=$(for f in $files; do TZ=UTC nfdump -r "$f" -q -o "fmt:%ts %te %pr %sa %sp %da %dp" 'proto tcp'; done)
 echo "$listing"
 lines=$(grep -c . <<<"$listing" || true)
-[[ $lines -eq $((2 * COUNT)) ]] || { echo "FAIL: nfdump lists $lines TCP flows, expected $((2 * COUNT))" >&2; cat "$DIR/nfcapd.log" >&2; exit 1; }
+# TCP (tcp4, tcp6) and MPTCP connections (mptcp4, mptcp6): protocol 6 both.
+[[ $lines -eq $((4 * COUNT)) ]] || { echo "FAIL: nfdump lists $lines TCP flows, expected $((4 * COUNT))" >&2; cat "$DIR/nfcapd.log" >&2; exit 1; }
 
 # Record i: 10.0.0.(i+1):40000+i -> 192.0.2.(i+1):443 (and the IPv6 twin),
 # window 2024-01-02 03:04:(05+i).123 -> +250 ms.
@@ -42,4 +43,4 @@ for i in $(seq 0 $((COUNT - 1))); do
         grep -qxF "$want" <<<"$norm" || { echo "FAIL: nfdump does not list: $want" >&2; exit 1; }
     done
 done
-echo "PASS: nfcapd stored and nfdump listed all $((2 * COUNT)) profile records"
+echo "PASS: nfcapd stored and nfdump listed all $((4 * COUNT)) profile records"

@@ -44,12 +44,12 @@ fi
 expert=$(tshark "${DECODE[@]}" -q -z expert 2>/dev/null | grep -ciE "error|warn|malformed" || true)
 [[ $expert -eq 0 ]] || { echo "FAIL: expert info not clean" >&2; tshark "${DECODE[@]}" -q -z expert >&2; exit 1; }
 
-# Templates 256, 257 (TCP), 260-262 (DNS), 300 and the RFC 5610 options
+# Templates 256, 257 (TCP), 260-262 (DNS), 263, 264 (MPTCP), 300 and the RFC 5610 options
 # template 512 were seen.
 # (Outputs go through variables: with pipefail, `tshark | grep -q` fails
 # when grep exits early.)
 verbose=$(tshark "${DECODE[@]}" -V 2>/dev/null)
-for tid in 256 257 260 261 262 300; do
+for tid in 256 257 260 261 262 263 264 300; do
     grep -q "Template (Id = $tid, Count = " <<<"$verbose" ||
         { echo "FAIL: template $tid not decoded" >&2; exit 1; }
 done
@@ -91,7 +91,8 @@ grep -q "Jan  2, 2024 03:04:06.123000000 UTC" <<<"$times" ||
 
 # Our collector stored what tshark saw.
 rows=$(sqlite3 "$DIR/c.sqlite" "SELECT count(*) FROM profiles")
-[[ $rows -eq $((5 * COUNT)) ]] || { echo "FAIL: collector stored $rows profiles, expected $((5 * COUNT))" >&2; exit 1; }
+# tcp4, tcp6, mptcp4, mptcp6, dns_lookup, dns4, dns6
+[[ $rows -eq $((7 * COUNT)) ]] || { echo "FAIL: collector stored $rows profiles, expected $((7 * COUNT))" >&2; exit 1; }
 names=$(sqlite3 "$DIR/c.sqlite" "SELECT count(DISTINCT dns_name) FROM profiles WHERE dns_name LIKE '%.selftest.example'")
 [[ $names -eq $COUNT ]] || { echo "FAIL: collector stored $names distinct DNS names, expected $COUNT" >&2; exit 1; }
 echo "PASS: tshark decoded all $frames messages cleanly"

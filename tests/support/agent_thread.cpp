@@ -2,11 +2,13 @@
 
 namespace fc::test {
 
-AgentThread::AgentThread(uint32_t netns_inode, bool dns) {
+AgentThread::AgentThread(uint32_t netns_inode, bool dns, bool mptcp) {
     tcp::ProbeOptions opts;
     opts.netns_inode = netns_inode;
+    opts.mptcp = mptcp;
     probes_ = std::make_unique<tcp::TcpProbes>(
-        opts, [this](const fc_tcp_event& e) { profiler_.on_event(e); });
+        opts, [this](const fc_tcp_event& e) { profiler_.on_event(e); },
+        [this](const fc_mptcp_event& e) { mptcp_profiler_.on_event(e); });
     if (dns) {
         dns_profiler_ = std::make_unique<dns::DnsProfiler>(clock_, sink_);
         dns::DnsProbeOptions d;

@@ -13,6 +13,7 @@
 #include "core/sink.hpp"
 #include "dns/dns_probes.hpp"
 #include "dns/dns_profiler.hpp"
+#include "mptcp/mptcp_profiler.hpp"
 #include "tcp/tcp_probes.hpp"
 #include "tcp/tcp_profiler.hpp"
 
@@ -20,8 +21,9 @@ namespace fc::test {
 
 class AgentThread {
   public:
-    // dns: also the DNS probes and profiler (agent --dns).
-    explicit AgentThread(uint32_t netns_inode = 0, bool dns = false);
+    // dns: also the DNS probes and profiler (agent --dns); mptcp: MPTCP
+    // connections and subflow marking (agent --mptcp).
+    explicit AgentThread(uint32_t netns_inode = 0, bool dns = false, bool mptcp = false);
     ~AgentThread();
 
     using Filter = std::function<bool(const ipfix::Record&)>;
@@ -46,6 +48,7 @@ class AgentThread {
     WallClock clock_;
     LockedSink sink_;
     tcp::TcpProfiler profiler_{clock_, sink_};
+    mptcp::MptcpProfiler mptcp_profiler_{clock_, sink_};
     std::unique_ptr<tcp::TcpProbes> probes_;
     std::unique_ptr<dns::DnsProfiler> dns_profiler_;
     std::unique_ptr<dns::DnsProbes> dns_probes_;

@@ -157,6 +157,53 @@ VethPair::~VethPair() {
     std::system(("ip netns del " + server_ + " 2>/dev/null").c_str());
 }
 
+TwoPaths::TwoPaths() {
+    install_cleanup_handlers();
+    prefix_ = "fc-m" + std::to_string(getpid());
+    client_ = prefix_ + "-c";
+    server_ = prefix_ + "-s";
+    try {
+        sh("ip netns add " + client_);
+        remember("/var/run/netns/" + client_);
+        sh("ip netns add " + server_);
+        remember("/var/run/netns/" + server_);
+        for (int path : {1, 2}) {
+            const std::string p = std::to_string(path);
+            const std::string c = prefix_ + "c" + p, s = prefix_ + "s" + p;
+            sh("ip link add " + c + " type veth peer name " + s);
+            sh("ip link set " + c + " netns " + client_);
+            sh("ip link set " + s + " netns " + server_);
+            sh("ip -n " + client_ + " addr add 198.18." + p + ".1/24 dev " + c);
+            sh("ip -n " + server_ + " addr add 198.18." + p + ".2/24 dev " + s);
+            sh("ip -n " + client_ + " addr add fd00:fc" + p + "::1/64 dev " + c + " nodad");
+            sh("ip -n " + server_ + " addr add fd00:fc" + p + "::2/64 dev " + s + " nodad");
+            sh("ip -n " + client_ + " link set " + c + " up");
+            sh("ip -n " + server_ + " link set " + s + " up");
+        }
+        for (const std::string& ns : {client_, server_}) {
+            sh("ip -n " + ns + " link set lo up");
+            sh("ip netns exec " + ns + " sysctl -qw net.mptcp.enabled=1");
+            sh("ip -n " + ns + " mptcp limits set subflows 2 add_addr_accepted 2");
+        }
+        sh("ip -n " + client_ + " mptcp endpoint add " + kClientV4Path2 + " id " +
+           std::to_string(kClientEndpointId) + " dev " + prefix_ + "c2 subflow");
+    } catch (...) {
+        sh("ip netns del " + client_ + " || true");
+        sh("ip netns del " + server_ + " || true");
+        throw;
+    }
+}
+
+TwoPaths::~TwoPaths() {
+    forget("/var/run/netns/" + client_);
+    forget("/var/run/netns/" + server_);
+    std::system(("ip netns del " + client_ + " 2>/dev/null").c_str());
+    std::system(("ip netns del " + server_ + " 2>/dev/null").c_str());
+}
+
+uint32_t TwoPaths::client_inode() const { return inode_of(client_); }
+uint32_t TwoPaths::server_inode() const { return inode_of(server_); }
+
 uint32_t VethPair::client_inode() const { return inode_of(client_); }
 uint32_t VethPair::server_inode() const { return inode_of(server_); }
 

@@ -39,6 +39,34 @@ class VethPair {
     std::string prefix_, client_, server_;
 };
 
+// Two namespaces joined by two veth pairs (two paths), MPTCP enabled in both:
+//   path 1: <prefix>-c 198.18.1.1/24 fd00:fc1::1/64  <->  <prefix>-s 198.18.1.2/24 fd00:fc1::2/64
+//   path 2: <prefix>-c 198.18.2.1/24 fd00:fc2::1/64  <->  <prefix>-s 198.18.2.2/24 fd00:fc2::2/64
+// Both sides accept 2 extra subflows; the client has its path-2 IPv4
+// address as a "subflow" endpoint, so an MPTCP connection over path 1
+// opens a second subflow from 198.18.2.1 once established.
+class TwoPaths {
+  public:
+    TwoPaths();
+    ~TwoPaths();
+    TwoPaths(const TwoPaths&) = delete;
+    TwoPaths& operator=(const TwoPaths&) = delete;
+
+    const std::string& client_ns() const { return client_; }
+    const std::string& server_ns() const { return server_; }
+    std::string client_dev(int path) const { return prefix_ + "c" + std::to_string(path); }
+    uint32_t client_inode() const;
+    uint32_t server_inode() const;
+    static constexpr const char* kClientV4 = "198.18.1.1";
+    static constexpr const char* kServerV4 = "198.18.1.2";
+    static constexpr const char* kClientV4Path2 = "198.18.2.1";
+    static constexpr const char* kServerV4Path2 = "198.18.2.2";
+    static constexpr int kClientEndpointId = 7;  // the path-2 endpoint's id
+
+  private:
+    std::string prefix_, client_, server_;
+};
+
 // Switches the calling thread into a namespace for its lifetime.
 class InNetns {
   public:

@@ -38,7 +38,7 @@ TEST(Fsm, TerminalStatesAreFinal) {
         EXPECT_TRUE(fc::is_terminal(s));
         for (Trigger t :
              {Trigger::ESTABLISH, Trigger::LOSSY_ENTER, Trigger::LOSSY_EXIT, Trigger::FINISH,
-              Trigger::NETWORK_FAIL, Trigger::PROTOCOL_FAIL, Trigger::LOSE_TRACK})
+              Trigger::NETWORK_FAIL, Trigger::PROTOCOL_FAIL, Trigger::LOSE_TRACK, Trigger::CHANGE})
             EXPECT_EQ(next_state(s, t), std::nullopt)
                 << fc::to_string(s) << " " << fc::to_string(t);
     }
@@ -47,4 +47,10 @@ TEST(Fsm, TerminalStatesAreFinal) {
 TEST(Fsm, EstablishOnlyFromNew) {
     EXPECT_EQ(next_state(State::ESTABLISHED, Trigger::ESTABLISH), std::nullopt);
     EXPECT_EQ(next_state(State::DEGRADED, Trigger::ESTABLISH), std::nullopt);
+}
+
+TEST(Fsm, ChangeKeepsALiveEstablishedStateAndNothingElse) {
+    EXPECT_EQ(next_state(State::ESTABLISHED, Trigger::CHANGE), State::ESTABLISHED);
+    EXPECT_EQ(next_state(State::DEGRADED, Trigger::CHANGE), State::DEGRADED);
+    EXPECT_EQ(next_state(State::NEW, Trigger::CHANGE), std::nullopt);
 }
