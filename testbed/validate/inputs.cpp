@@ -388,7 +388,11 @@ std::vector<AgentConn> read_profiles(const std::string& sqlite_path) {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         auto i64 = [&](const char* name) { return sqlite3_column_int64(st, col.at(name)); };
-        if (i64("protocol") != 6) continue;  // DNS profiles: read_dns_profiles
+        // TCP connections only (templates 256, 257): DNS and MPTCP-connection
+        // profiles have validators of their own.
+        if (col.count("template_id") ? (i64("template_id") != 256 && i64("template_id") != 257)
+                                     : i64("protocol") != 6)
+            continue;
         auto text = [&](const char* name) {
             const auto* s = sqlite3_column_text(st, col.at(name));
             return normalise_addr(s ? reinterpret_cast<const char*>(s) : "");

@@ -144,7 +144,7 @@ std::string normalise_addr(const std::string& addr);
 Manifest read_manifest(const std::string& path);
 std::vector<TruthConn> read_truth(const std::string& path);
 Capture read_capture(const std::string& path);
-// Every TCP profile of the table (protocol 6), grouped per connection. Only
+// Every TCP profile of the table (templates 256, 257), grouped per connection. Only
 // the identity columns are required; a missing KPI column leaves that KPI
 // uncompared.
 std::vector<AgentConn> read_profiles(const std::string& sqlite_path);
