@@ -114,12 +114,12 @@ const std::set<std::string> kIdentityColumns = {
     "src_port",           "dst_port",    "protocol",    "role",       "window_start_ns",
     "window_end_ns",      "start_state", "end_state",   "close_cause"};
 const std::set<std::string> kKpiColumns = {
-    "bytes_acked",   "bytes_received", "bytes_sent",   "bytes_retrans", "segs_out",
-    "segs_in",       "data_segs_out",  "data_segs_in", "retrans_segs",  "syn_retrans",
-    "lost_segs",     "rtt_samples",    "dup_segs_in",  "ooo_segs_in",   "ooo_dist_samples",
-    "rto_stalls",    "dsack_dups",     "reord_seen",   "rtt_mean_us",   "rtt_var_us2",
-    "ooo_dist_mean", "srtt_us",        "rttvar_us",    "min_rtt_us",    "lost_out_end",
-    "close_errno"};
+    "bytes_acked",   "bytes_received", "bytes_sent",    "bytes_retrans", "segs_out",
+    "segs_in",       "data_segs_out",  "data_segs_in",  "retrans_segs",  "syn_retrans",
+    "lost_segs",     "rtt_samples",    "dup_segs_in",   "ooo_segs_in",   "ooo_dist_samples",
+    "rto_stalls",    "dsack_dups",     "reord_seen",    "rtt_mean_us",   "rtt_var_us2",
+    "ooo_dist_mean", "srtt_us",        "rttvar_us",     "min_rtt_us",    "lost_out_end",
+    "close_errno",   "mptcp_subflow",  "mptcp_conn_id", "mptcp_token"};
 
 }  // namespace
 
@@ -194,10 +194,19 @@ Manifest read_manifest(const std::string& path) {
         m.workload_types[name] = w.find("type") ? w.at("type").str() : "";
         const Field truth = w.at("truth");
         for (size_t k = 0; k < truth.size(); ++k) m.truth_files.push_back(truth.index(k).str());
+        if (auto mp = w.find("mptcp_truth")) {
+            m.workload_types[name] = "mptcp";
+            for (size_t k = 0; k < mp->size(); ++k) m.mptcp_truth.push_back(mp->index(k).str());
+        }
         if (auto dns = w.find("dns_truth")) {
             m.dns_client_truth.push_back(dns->at("client").str());
             if (auto server = dns->find("server")) m.dns_server_truth.push_back(server->str());
         }
+    }
+
+    if (auto mon = root.find("mptcp_monitor")) {
+        if (!mon->v.is_object()) mon->fail("expected an object");
+        for (const auto& [host, _] : mon->v.items()) m.mptcp_monitor[host] = mon->at(host).str();
     }
 
     if (auto tol = root.find("tolerances")) {
@@ -280,6 +289,7 @@ Capture read_capture(const std::string& path) {
         cc.syn = e.at("syn").number();
         cc.synack = e.at("synack").number();
         if (auto f = e.find("handshake_ns")) cc.handshake_ns = f->number();
+        if (auto f = e.find("mptcp")) cc.mptcp = f->str();
         cc.c2s = read_dir(e.at("c2s"));
         cc.s2c = read_dir(e.at("s2c"));
         c.connections.push_back(cc);
@@ -353,6 +363,56 @@ std::vector<DnsLookupTruth> read_dns_truth(const std::string& path) {
     });
 }
 
+std::vector<MptcpTruth> read_mptcp_truth(const std::string& path) {
+    return read_jsonl<MptcpTruth>(path, [&](const Field& f) {
+        MptcpTruth t;
+        t.file = path;
+        t.host = f.at("host").str();
+        t.workload = f.at("workload").str();
+        t.role = f.at("role").str();
+        t.conn = f.at("conn").integer();
+        t.local = normalise_addr(f.at("local").str());
+        t.remote = normalise_addr(f.at("remote").str());
+        t.lport = f.at("lport").integer();
+        t.rport = f.at("rport").integer();
+        t.t_start_ns = f.at("t_start_ns").integer();
+        t.t_end_ns = f.at("t_end_ns").integer();
+        t.outcome = f.at("outcome").str();
+        const Field mp = f.at("mptcp");
+        if (auto tok = mp.find("token")) t.token = tok->integer();
+        t.fallback = mp.at("fallback").boolean();
+        const Field info = mp.at("info");
+        if (!info.v.is_object()) info.fail("expected an object");
+        for (const auto& [k, v] : info.v.items())
+            if (v.is_number()) t.info[k] = v.get<double>();
+        const Field sfs = mp.at("subflows");
+        for (size_t i = 0; i < sfs.size(); ++i) {
+            const Field sf = sfs.index(i);
+            MptcpSubflowTruth s;
+            s.local = normalise_addr(sf.at("local").str());
+            s.remote = normalise_addr(sf.at("remote").str());
+            s.lport = sf.at("lport").integer();
+            s.rport = sf.at("rport").integer();
+            const Field ti = sf.at("tcp_info");
+            if (!ti.v.is_object()) ti.fail("expected an object");
+            for (const auto& [k, v] : ti.v.items())
+                if (v.is_number()) s.tcp_info[k] = v.get<double>();
+            t.subflows.push_back(std::move(s));
+        }
+        return t;
+    });
+}
+
+std::vector<MptcpEvent> read_mptcp_monitor(const std::string& path) {
+    return read_jsonl<MptcpEvent>(path, [](const Field& f) {
+        MptcpEvent e;
+        e.t_ns = f.at("t_ns").integer();
+        e.event = f.at("event").str();
+        if (auto tok = f.find("token")) e.token = tok->integer();
+        return e;
+    });
+}
+
 std::vector<DnsServerQuery> read_dns_server_truth(const std::string& path) {
     return read_jsonl<DnsServerQuery>(path, [](const Field& f) {
         DnsServerQuery q;
@@ -364,7 +424,20 @@ std::vector<DnsServerQuery> read_dns_server_truth(const std::string& path) {
     });
 }
 
+namespace {
+std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp);
+}  // namespace
+
 std::vector<AgentConn> read_profiles(const std::string& sqlite_path) {
+    return read_grouped(sqlite_path, false);
+}
+
+std::vector<AgentConn> read_mptcp_profiles(const std::string& sqlite_path) {
+    return read_grouped(sqlite_path, true);
+}
+
+namespace {
+std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) {
     if (!std::filesystem::exists(sqlite_path)) throw InputError(sqlite_path + ": missing");
     sqlite3* raw = nullptr;
     if (sqlite3_open_v2(sqlite_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
@@ -388,11 +461,10 @@ std::vector<AgentConn> read_profiles(const std::string& sqlite_path) {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         auto i64 = [&](const char* name) { return sqlite3_column_int64(st, col.at(name)); };
-        // TCP connections only (templates 256, 257): DNS and MPTCP-connection
-        // profiles have validators of their own.
-        if (col.count("template_id") ? (i64("template_id") != 256 && i64("template_id") != 257)
-                                     : i64("protocol") != 6)
-            continue;
+        // TCP connections (templates 256, 257) or MPTCP connections (263,
+        // 264): DNS profiles have a reader of their own.
+        const int64_t tid = col.count("template_id") ? i64("template_id") : (mptcp ? 0 : 256);
+        if (mptcp ? (tid != 263 && tid != 264) : (tid != 256 && tid != 257)) continue;
         auto text = [&](const char* name) {
             const auto* s = sqlite3_column_text(st, col.at(name));
             return normalise_addr(s ? reinterpret_cast<const char*>(s) : "");
@@ -413,7 +485,8 @@ std::vector<AgentConn> read_profiles(const std::string& sqlite_path) {
         p.end_state = i64("end_state");
         p.close_cause = i64("close_cause");
         for (const auto& [name, idx] : col)
-            if (kKpiColumns.count(name) && sqlite3_column_type(st, idx) != SQLITE_NULL)
+            if ((kKpiColumns.count(name) || (mptcp && name.rfind("mptcp_", 0) == 0)) &&
+                sqlite3_column_type(st, idx) != SQLITE_NULL)
                 p.kpi[name] = sqlite3_column_double(st, idx);
         auto& c = conns[{p.observation_domain, p.flow_id}];
         c.observation_domain = p.observation_domain;
@@ -432,6 +505,7 @@ std::vector<AgentConn> read_profiles(const std::string& sqlite_path) {
     }
     return out;
 }
+}  // namespace
 
 std::vector<DnsProfile> read_dns_profiles(const std::string& sqlite_path) {
     sqlite3* raw = nullptr;

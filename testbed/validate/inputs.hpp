@@ -35,6 +35,8 @@ struct Manifest {
     std::vector<LinkInfo> links;
     std::vector<std::string> truth_files;                         // relative to dir
     std::vector<std::string> dns_client_truth, dns_server_truth;  // workloads[].dns_truth
+    std::vector<std::string> mptcp_truth;                         // workloads[].mptcp_truth
+    std::map<std::string, std::string> mptcp_monitor;             // host -> path (mptcp_monitor)
     std::map<std::string, std::string> workload_types;            // workload name -> type
     std::map<std::string, Tolerance> tolerances;  // key "kpi" or "kpi/source"; unset fields NaN
     const HostInfo* host(const std::string& name) const;
@@ -89,6 +91,7 @@ struct CaptureConn {
     double syn = 0, synack = 0;
     std::optional<double> handshake_ns;
     DirStats c2s, s2c;
+    std::string mptcp;  // the SYN's option: "capable", "join" or ""
 };
 
 // One DNS query as the capture saw it: its copies and its reply.
@@ -127,6 +130,32 @@ struct DnsServerQuery {
     int64_t client_port = 0;
 };
 
+// One side of an MPTCP connection as the workload saw it just before close
+// (MPTCP_FULL_INFO; truth/<host>-<workload>-<role>-mptcp.jsonl).
+struct MptcpSubflowTruth {
+    std::string local, remote;
+    int64_t lport = 0, rport = 0;
+    std::map<std::string, double> tcp_info;
+};
+struct MptcpTruth {
+    std::string file, host, workload, role, outcome;
+    int64_t conn = 0;
+    std::string local, remote;
+    int64_t lport = 0, rport = 0;
+    int64_t t_start_ns = 0, t_end_ns = 0;
+    int64_t token = 0;
+    bool fallback = false;
+    std::map<std::string, double> info;  // struct mptcp_info by field name
+    std::vector<MptcpSubflowTruth> subflows;
+};
+
+// One event of `ip mptcp monitor` (truth/<host>-mptcp-monitor.jsonl).
+struct MptcpEvent {
+    int64_t t_ns = 0;
+    std::string event;
+    int64_t token = 0;
+};
+
 // A DNS profile (templates 260 lookup, 261/262 query): one row each.
 struct DnsProfile {
     int64_t observation_domain = 0, flow_id = 0, template_id = 0;
@@ -152,5 +181,10 @@ std::vector<AgentConn> read_profiles(const std::string& sqlite_path);
 std::vector<DnsProfile> read_dns_profiles(const std::string& sqlite_path);
 std::vector<DnsLookupTruth> read_dns_truth(const std::string& path);
 std::vector<DnsServerQuery> read_dns_server_truth(const std::string& path);
+std::vector<MptcpTruth> read_mptcp_truth(const std::string& path);
+std::vector<MptcpEvent> read_mptcp_monitor(const std::string& path);
+// MPTCP connection records (templates 263/264), grouped per connection like
+// TCP's; their KPIs are the mptcp_* columns.
+std::vector<AgentConn> read_mptcp_profiles(const std::string& sqlite_path);
 
 }  // namespace fc::validate

@@ -16,6 +16,7 @@
 #include "impair/log.hpp"
 #include "validate/dns_validate.hpp"
 #include "validate/inputs.hpp"
+#include "validate/mptcp_validate.hpp"
 
 namespace fc::validate {
 namespace fs = std::filesystem;
@@ -645,7 +646,8 @@ Row make_row(const std::string& experiment, const std::string& protocol, const s
 void judge(Result& r, bool require_coverage,
            const std::map<std::string, std::map<std::string, Tolerance>>& tolerances,
            const std::set<std::string>& agent_experiments,
-           const std::set<std::string>& dns_experiments) {
+           const std::set<std::string>& dns_experiments,
+           const std::set<std::string>& mptcp_experiments) {
     using Key = std::tuple<std::string, std::string, std::string, std::string>;
     std::map<Key, std::vector<Detail*>> groups;
     // Every experiment with agents must show its connections' chains, orphans and closes.
@@ -654,6 +656,8 @@ void judge(Result& r, bool require_coverage,
             groups[{e, "tcp", kpi, kWorkload}];
     // ... and every DNS experiment with agents a profile for each lookup.
     for (const auto& e : dns_experiments) groups[{e, "dns", "lookup_profile", kWorkload}];
+    // ... and every MPTCP experiment a connection record for each connection.
+    for (const auto& e : mptcp_experiments) groups[{e, "mptcp", "mptcp_connection", kWorkload}];
     for (auto& d : r.details) groups[{d.experiment, d.protocol, d.kpi, d.source}].push_back(&d);
 
     for (auto& [key, ds] : groups) {
@@ -683,10 +687,13 @@ void judge(Result& r, bool require_coverage,
     }
 
     std::vector<std::tuple<std::string, std::string, std::vector<std::string>>> coverage;
-    if (!agent_experiments.empty() || dns_experiments.empty())
+    if (!agent_experiments.empty() || (dns_experiments.empty() && mptcp_experiments.empty()))
         for (const auto& [group, kpis] : kCoverage) coverage.emplace_back("tcp", group, kpis);
     if (!dns_experiments.empty())
         for (const auto& [group, kpis] : kDnsCoverage) coverage.emplace_back("dns", group, kpis);
+    if (!mptcp_experiments.empty())
+        for (const auto& [group, kpis] : kMptcpCoverage)
+            coverage.emplace_back("mptcp", group, kpis);
     for (const auto& [protocol, group, kpis] : coverage) {
         Row row = make_row("*", protocol, "coverage:" + group, "any");
         std::set<std::string> by;
@@ -740,6 +747,9 @@ Tolerance default_tolerance(const std::string& kpi, const std::string& source) {
     if (kpi.rfind("dns_", 0) == 0 || kpi == "query_profile" || kpi == "orphan_queries" ||
         kpi == "lookup_profile")
         return {0, 0, 1.0};
+    // MPTCP: data-level counters are the kernel's own (MPTCP_FULL_INFO), join
+    // counts the path manager's and the wire's.
+    if (kpi.rfind("mptcp_", 0) == 0 || kpi.rfind("subflow_", 0) == 0) return {0, 0, 1.0};
     if (source != kPcap && source != kImplog) return {0, 0, 1.0};
     if (source == kImplog) {
         // The kernel marks segments lost by heuristics (RACK, SACK scoreboard):
@@ -769,18 +779,22 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
     for (const auto& path : find_manifests(run_dir)) manifests.push_back(read_manifest(path));
 
     std::map<std::string, std::map<std::string, Tolerance>> tolerances;
-    std::set<std::string> experiments, agent_experiments, dns_experiments;
+    std::set<std::string> experiments, agent_experiments, dns_experiments, mptcp_experiments;
     bool any_agent = false;
     for (const auto& m : manifests) {
         experiments.insert(m.experiment);
         tolerances.emplace(m.experiment, m.tolerances);  // the first repetition's
-        bool tcp = false, dns = false;
-        for (const auto& [name, type] : m.workload_types) (type == "dns" ? dns : tcp) = true;
+        bool tcp = false, dns = false, mptcp = false;
+        for (const auto& [name, type] : m.workload_types)
+            (type == "dns" ? dns : type == "mptcp" ? mptcp : tcp) = true;
+        // A plain-TCP peer of an MPTCP workload (fallback) writes TCP truth.
+        if (!m.truth_files.empty()) tcp = true;
         for (const auto& h : m.hosts)
             if (h.agent) {
                 any_agent = true;
-                if (tcp || !dns) agent_experiments.insert(m.experiment);
+                if (tcp || (!dns && !mptcp)) agent_experiments.insert(m.experiment);
                 if (dns) dns_experiments.insert(m.experiment);
+                if (mptcp) mptcp_experiments.insert(m.experiment);
             }
     }
     std::vector<AgentConn> agent;
@@ -788,6 +802,9 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
     if (any_agent) agent = read_profiles((fs::path(run_dir) / "profiles.sqlite").string());
     if (!dns_experiments.empty())
         dns_agent = read_dns_profiles((fs::path(run_dir) / "profiles.sqlite").string());
+    std::vector<AgentConn> mptcp_agent;
+    if (!mptcp_experiments.empty())
+        mptcp_agent = read_mptcp_profiles((fs::path(run_dir) / "profiles.sqlite").string());
 
     for (const auto& m : manifests) {
         std::vector<TruthConn> truth;
@@ -812,17 +829,36 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
                     if (h.agent && h.observation_domain == p.observation_domain) mine.push_back(&p);
             validate_dns_rep(m, dns_truth, dns_server, mine, r);
         }
-        std::vector<const AgentConn*> mine;
+        // MPTCP subflows are judged with their connection, not as plain TCP.
+        const auto is_subflow = [](const AgentConn& c) {
+            const auto& kpi = c.profiles.back().kpi;
+            const auto it = kpi.find("mptcp_subflow");
+            return it != kpi.end() && it->second != 0;
+        };
+        std::vector<const AgentConn*> mine, subflows, mptcp_conns;
         for (const auto& c : agent)
             for (const auto& h : m.hosts)
-                if (h.agent && h.observation_domain == c.observation_domain) mine.push_back(&c);
+                if (h.agent && h.observation_domain == c.observation_domain)
+                    (is_subflow(c) ? subflows : mine).push_back(&c);
+        for (const auto& c : mptcp_agent)
+            for (const auto& h : m.hosts)
+                if (h.agent && h.observation_domain == c.observation_domain)
+                    mptcp_conns.push_back(&c);
+        if (mptcp_experiments.count(m.experiment)) {
+            std::vector<MptcpTruth> mp;
+            for (const auto& f : m.mptcp_truth) {
+                auto lines = read_mptcp_truth((fs::path(m.dir) / f).string());
+                mp.insert(mp.end(), lines.begin(), lines.end());
+            }
+            validate_mptcp_rep(m, mp, mptcp_conns, subflows, r);
+        }
         r.truth_connections += static_cast<int64_t>(truth.size());
         r.agent_connections += static_cast<int64_t>(mine.size());
         RepValidator(m, std::move(truth), mine, r).run();
     }
     r.experiments = static_cast<int>(experiments.size());
     r.repetitions = static_cast<int>(manifests.size());
-    judge(r, require_coverage, tolerances, agent_experiments, dns_experiments);
+    judge(r, require_coverage, tolerances, agent_experiments, dns_experiments, mptcp_experiments);
     return r;
 }
 
