@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tcp/tcp_kpis.hpp"
 #include "tcp/tcp_profiler.hpp"
 
 namespace fc::mptcp {
@@ -15,11 +16,6 @@ namespace {
 
 uint64_t d32(uint32_t a, uint32_t b) { return static_cast<uint32_t>(b - a); }
 uint64_t d64(uint64_t a, uint64_t b) { return b >= a ? b - a : 0; }
-
-bool v4_mapped(const uint8_t* a) {
-    static constexpr uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return std::memcmp(a, prefix, sizeof(prefix)) == 0;
-}
 
 }  // namespace
 
@@ -38,28 +34,11 @@ void fill_kpis(const fc_mptcp_snapshot& a, const fc_mptcp_snapshot& b, uint16_t 
 
 void fill_identity(const fc_conn_key& key, uint64_t conn_id, uint8_t role, uint32_t token,
                    ipfix::Record& r) {
-    const bool mapped = key.family == FC_AF_INET6 && v4_mapped(key.saddr) && v4_mapped(key.daddr);
-    if (key.family == FC_AF_INET6 && !mapped) {
-        r.tmpl = ipfix::TemplateKey::MPTCP_V6;
-        std::memcpy(r.src_v6.data(), key.saddr, 16);
-        std::memcpy(r.dst_v6.data(), key.daddr, 16);
-    } else {
-        r.tmpl = ipfix::TemplateKey::MPTCP_V4;
-        const size_t off = mapped ? 12 : 0;
-        uint32_t s = 0, d = 0;
-        std::memcpy(&s, key.saddr + off, 4);
-        std::memcpy(&d, key.daddr + off, 4);
-        r.set(FieldKey::SRC_V4, ntohl(s));
-        r.set(FieldKey::DST_V4, ntohl(d));
-    }
-    r.set(FieldKey::SRC_PORT, key.sport);
-    r.set(FieldKey::DST_PORT, key.dport);
-    r.set(FieldKey::PROTOCOL, 6);  // MPTCP is TCP on the wire
-    r.set(FieldKey::FLOW_ID, conn_id);
+    // MPTCP is TCP on the wire: TCP's identity, in MPTCP's templates.
+    tcp::fill_identity(key, conn_id, role, r, ipfix::TemplateKey::MPTCP_V4,
+                       ipfix::TemplateKey::MPTCP_V6);
     r.set(FieldKey::MPTCP_CONN_ID, conn_id);
     r.set(FieldKey::MPTCP_TOKEN, token);
-    r.set(FieldKey::NETNS_INODE, key.netns_ino);
-    r.set(FieldKey::ROLE, role);
 }
 
 void MptcpProfiler::apply(uint64_t conn_id, Conn& c, Trigger t, Why why, uint64_t at_ns,

@@ -63,15 +63,16 @@ bool v4_mapped(const uint8_t* a) {
 }
 }  // namespace
 
-void fill_identity(const fc_conn_key& key, uint64_t conn_id, uint8_t role, ipfix::Record& r) {
+void fill_identity(const fc_conn_key& key, uint64_t conn_id, uint8_t role, ipfix::Record& r,
+                   ipfix::TemplateKey v4, ipfix::TemplateKey v6) {
     // IPv4 connections on IPv6 sockets are reported as the IPv4 they are.
     const bool mapped = key.family == FC_AF_INET6 && v4_mapped(key.saddr) && v4_mapped(key.daddr);
     if (key.family == FC_AF_INET6 && !mapped) {
-        r.tmpl = ipfix::TemplateKey::TCP_V6;
+        r.tmpl = v6;
         std::memcpy(r.src_v6.data(), key.saddr, 16);
         std::memcpy(r.dst_v6.data(), key.daddr, 16);
     } else {
-        r.tmpl = ipfix::TemplateKey::TCP_V4;
+        r.tmpl = v4;
         const size_t off = mapped ? 12 : 0;
         uint32_t s = 0, d = 0;
         std::memcpy(&s, key.saddr + off, 4);

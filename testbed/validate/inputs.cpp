@@ -437,7 +437,15 @@ std::vector<AgentConn> read_mptcp_profiles(const std::string& sqlite_path) {
 }
 
 namespace {
-std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) {
+// The profiles table of a collector database, opened read-only: the
+// statement `sql` prepared and its columns by name.
+struct ProfileQuery {
+    std::unique_ptr<sqlite3, DbCloser> db;
+    std::unique_ptr<sqlite3_stmt, StmtCloser> stmt;
+    std::map<std::string, int> col;
+};
+
+ProfileQuery query_profiles(const std::string& sqlite_path, const char* sql) {
     if (!std::filesystem::exists(sqlite_path)) throw InputError(sqlite_path + ": missing");
     sqlite3* raw = nullptr;
     if (sqlite3_open_v2(sqlite_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
@@ -445,14 +453,21 @@ std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) 
         sqlite3_close(raw);
         throw InputError(sqlite_path + ": cannot open: " + msg);
     }
-    std::unique_ptr<sqlite3, DbCloser> db(raw);
+    ProfileQuery q;
+    q.db.reset(raw);
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db.get(), "SELECT * FROM profiles", -1, &st, nullptr) != SQLITE_OK)
-        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(db.get()));
-    std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(st);
+    if (sqlite3_prepare_v2(raw, sql, -1, &st, nullptr) != SQLITE_OK)
+        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(raw));
+    q.stmt.reset(st);
+    for (int i = 0; i < sqlite3_column_count(st); ++i) q.col[sqlite3_column_name(st, i)] = i;
+    return q;
+}
 
-    std::map<std::string, int> col;
-    for (int i = 0; i < sqlite3_column_count(st); ++i) col[sqlite3_column_name(st, i)] = i;
+std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) {
+    ProfileQuery q = query_profiles(sqlite_path, "SELECT * FROM profiles");
+    sqlite3* db_raw = q.db.get();
+    sqlite3_stmt* st = q.stmt.get();
+    const std::map<std::string, int>& col = q.col;
     for (const auto& name : kIdentityColumns)
         if (!col.count(name))
             throw InputError(sqlite_path + ": profiles." + name + ": no such column");
@@ -494,7 +509,7 @@ std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) 
         c.profiles.push_back(std::move(p));
     }
     if (rc != SQLITE_DONE)
-        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(db.get()));
+        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(db_raw));
 
     std::vector<AgentConn> out;
     for (auto& [_, c] : conns) {
@@ -508,20 +523,10 @@ std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) 
 }  // namespace
 
 std::vector<DnsProfile> read_dns_profiles(const std::string& sqlite_path) {
-    sqlite3* raw = nullptr;
-    if (sqlite3_open_v2(sqlite_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-        const std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
-        sqlite3_close(raw);
-        throw InputError(sqlite_path + ": cannot open: " + msg);
-    }
-    std::unique_ptr<sqlite3, DbCloser> db(raw);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db.get(), "SELECT * FROM profiles WHERE template_id IN (260, 261, 262)",
-                           -1, &st, nullptr) != SQLITE_OK)
-        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(db.get()));
-    std::unique_ptr<sqlite3_stmt, StmtCloser> stmt(st);
-    std::map<std::string, int> col;
-    for (int i = 0; i < sqlite3_column_count(st); ++i) col[sqlite3_column_name(st, i)] = i;
+    ProfileQuery q =
+        query_profiles(sqlite_path, "SELECT * FROM profiles WHERE template_id IN (260, 261, 262)");
+    sqlite3_stmt* st = q.stmt.get();
+    const std::map<std::string, int>& col = q.col;
     std::vector<DnsProfile> out;
     if (!col.count("dns_lookup_id")) return out;  // a schema from before DNS
     int rc;
@@ -554,7 +559,7 @@ std::vector<DnsProfile> read_dns_profiles(const std::string& sqlite_path) {
         out.push_back(std::move(p));
     }
     if (rc != SQLITE_DONE)
-        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(db.get()));
+        throw InputError(sqlite_path + ": table profiles: " + sqlite3_errmsg(q.db.get()));
     return out;
 }
 

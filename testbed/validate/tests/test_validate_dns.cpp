@@ -11,6 +11,7 @@
 #include <set>
 
 #include "impair/log.hpp"
+#include "validate/tests/crafted_db.hpp"
 #include "validate/validate.hpp"
 
 namespace {
@@ -125,66 +126,9 @@ struct DnsRun {
         w.open((rep / "links" / "l1.implog").string(), 7, kBase, "l1");
         w.write(implog.data(), implog.size());
         w.close();
-        write_db(run / "profiles.sqlite");
-    }
-
-    void write_db(const fs::path& path) const {
-        sqlite3* db = nullptr;
-        ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-        const char* cols[] = {"observation_domain",
-                              "template_id",
-                              "flow_id",
-                              "profile_seq",
-                              "src_addr",
-                              "dst_addr",
-                              "src_port",
-                              "dst_port",
-                              "protocol",
-                              "role",
-                              "window_start_ns",
-                              "window_end_ns",
-                              "start_state",
-                              "end_state",
-                              "close_cause",
-                              "pid",
-                              "dns_name",
-                              "dns_lookup_id",
-                              "dns_outcome",
-                              "dns_gai_error",
-                              "dns_v4_addrs",
-                              "dns_v6_addrs",
-                              "dns_queries",
-                              "dns_latency_us",
-                              "dns_id",
-                              "dns_qtype",
-                              "dns_attempts",
-                              "dns_lat_first_us",
-                              "dns_lat_last_us",
-                              "dns_query_bytes",
-                              "dns_reply_bytes",
-                              "dns_rcode",
-                              "dns_answers"};
-        std::string create = "CREATE TABLE profiles (id INTEGER PRIMARY KEY";
-        for (const char* c : cols)
-            create += std::string(", ") + c +
-                      (std::string(c) == "src_addr" || std::string(c) == "dst_addr" ||
-                               std::string(c) == "dns_name"
-                           ? " TEXT"
-                           : " INTEGER");
-        ASSERT_EQ(sqlite3_exec(db, (create + ")").c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-        auto insert = [&](const json& row) {
-            std::string names, vals;
-            for (const auto& [k, v] : row.items()) {
-                names += (names.empty() ? "" : ",") + k;
-                vals += (vals.empty() ? "" : ",") +
-                        (v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump());
-            }
-            const std::string sql = "INSERT INTO profiles (" + names + ") VALUES (" + vals + ")";
-            ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
-        };
-        for (const auto& r : lookup_rows) insert(r);
-        for (const auto& r : query_rows) insert(r);
-        sqlite3_close(db);
+        std::vector<json> all = lookup_rows;
+        all.insert(all.end(), query_rows.begin(), query_rows.end());
+        fc::validate::test::write_profiles_table(run / "profiles.sqlite", all);
     }
 };
 

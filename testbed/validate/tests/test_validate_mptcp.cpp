@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "validate/tests/crafted_db.hpp"
 #include "validate/validate.hpp"
 
 namespace {
@@ -53,26 +54,7 @@ struct MptcpRun {
         for (const auto& e : monitor) mon << e.dump() << "\n";
         mon.close();
         std::ofstream(rep / "captures" / "l1-a.json") << capture.dump();
-        sqlite3* db = nullptr;
-        ASSERT_EQ(sqlite3_open((run / "profiles.sqlite").c_str(), &db), SQLITE_OK);
-        std::set<std::string> cols;
-        for (const auto& r : rows)
-            for (const auto& [k, _] : r.items()) cols.insert(k);
-        std::string create = "CREATE TABLE profiles (id INTEGER PRIMARY KEY";
-        for (const auto& c : cols)
-            create += ", " + c + ((c == "src_addr" || c == "dst_addr") ? " TEXT" : " INTEGER");
-        ASSERT_EQ(sqlite3_exec(db, (create + ")").c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-        for (const auto& r : rows) {
-            std::string names, vals;
-            for (const auto& [k, v] : r.items()) {
-                names += (names.empty() ? "" : ",") + k;
-                vals += (vals.empty() ? "" : ",") +
-                        (v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump());
-            }
-            const std::string sql = "INSERT INTO profiles (" + names + ") VALUES (" + vals + ")";
-            ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
-        }
-        sqlite3_close(db);
+        fc::validate::test::write_profiles_table(run / "profiles.sqlite", rows);
     }
 };
 
