@@ -11,6 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "workload/mptcp_info.hpp"
+
 namespace fc::workload {
 namespace {
 
@@ -180,6 +182,16 @@ bool Session::close_orderly() {
         if (const Wait wt = wait_for(POLLIN); wt != Wait::ready) return fail_wait(wt);
     }
     truth_.closed_by = "fin";
+    // MPTCP: every byte sent, the DATA_FIN included, acknowledged at data
+    // level; the counters cannot change any more. A fallen-back socket
+    // refuses MPTCP_INFO and is waited for like TCP below.
+    if (limits_.mptcp && read_mptcp_info(fd_.get())) {
+        wait_mptcp_acked(fd_.get(),
+                         static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              limits_.close_timeout)
+                                              .count()));
+        return true;
+    }
     // Our FIN may still be unacknowledged: wait for the kernel to finish.
     const auto deadline = std::chrono::steady_clock::now() + limits_.close_timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -193,6 +205,11 @@ bool Session::close_orderly() {
 
 void Session::conclude() {
     truth_.tcp_info = read_tcp_info(fd_.get());
+    if (limits_.mptcp) {
+        truth_.mptcp = read_mptcp_truth(fd_.get());
+        // TCP_INFO of the MPTCP socket is not a subflow's: per subflow it is in "mptcp".
+        truth_.tcp_info.reset();
+    }
     truth_.t_end_ns = realtime_ns();
     if (send_rst_) {
         const linger l{1, 0};  // close() now sends RST instead of FIN

@@ -29,6 +29,10 @@ struct Limits {
     std::chrono::nanoseconds close_timeout = std::chrono::seconds(5);
     // Set by the owner to abort every session now (server shutdown).
     const std::atomic<bool>* abort_now = nullptr;
+    // An IPPROTO_MPTCP socket: the close waits for the DATA_FIN to be
+    // acknowledged (MPTCP_INFO snd_una == write_seq) instead of TCP_CLOSE,
+    // and conclude() reads MPTCP_FULL_INFO into the truth's "mptcp".
+    bool mptcp = false;
 };
 
 class Session {
