@@ -77,20 +77,54 @@ nlohmann::json subflow_json(const AddrPort& l, const AddrPort& r, nlohmann::json
 
 }  // namespace
 
-nlohmann::json read_mptcp_truth(int fd) {
-    constexpr uint32_t kMax = 16;  // subflows we ask for (the kernel's limit is 8)
-    std::vector<KernelMptcpSubflowInfo> sf(kMax);
-    std::vector<KernelTcpInfo> ti(kMax);
+namespace {
+
+struct FullRead {
+    static constexpr uint32_t kMax = 16;  // subflows we ask for (the kernel's limit is 8)
+    std::vector<KernelMptcpSubflowInfo> sf = std::vector<KernelMptcpSubflowInfo>(kMax);
+    std::vector<KernelTcpInfo> ti = std::vector<KernelTcpInfo>(kMax);
     KernelMptcpFullInfo full{};
-    full.size_tcpinfo_user = sizeof(KernelTcpInfo);
-    full.size_sfinfo_user = sizeof(KernelMptcpSubflowInfo);
-    full.size_arrays_user = kMax;
-    full.subflow_info = reinterpret_cast<uintptr_t>(sf.data());
-    full.tcp_info = reinterpret_cast<uintptr_t>(ti.data());
-    socklen_t len = sizeof full;
+    int err = 0;  // 0: read
+};
+
+void read_full(int fd, FullRead& r) {
+    r.full = {};
+    r.full.size_tcpinfo_user = sizeof(KernelTcpInfo);
+    r.full.size_sfinfo_user = sizeof(KernelMptcpSubflowInfo);
+    r.full.size_arrays_user = FullRead::kMax;
+    r.full.subflow_info = reinterpret_cast<uintptr_t>(r.sf.data());
+    r.full.tcp_info = reinterpret_cast<uintptr_t>(r.ti.data());
+    socklen_t len = sizeof r.full;
+    r.err = getsockopt(fd, kSolMptcp, kMptcpFullInfoOpt, &r.full, &len) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+bool wait_subflows_acked(int fd, int timeout_ms) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    FullRead r;
+    for (;;) {
+        read_full(fd, r);
+        if (r.err) return false;
+        bool all = true;
+        for (uint32_t k = 0; k < std::min(r.full.num_subflows, FullRead::kMax); ++k)
+            all = all && r.ti[k].tcpi_unacked == 0;
+        if (all) return true;
+        if (std::chrono::steady_clock::now() >= end) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+}
+
+nlohmann::json read_mptcp_truth(int fd) {
+    FullRead r;
+    read_full(fd, r);
+    const auto& sf = r.sf;
+    const auto& ti = r.ti;
+    const KernelMptcpFullInfo& full = r.full;
+    constexpr uint32_t kMax = FullRead::kMax;
     nlohmann::json out;
-    if (getsockopt(fd, kSolMptcp, kMptcpFullInfoOpt, &full, &len) != 0) {
-        const int err = errno;
+    if (r.err) {
+        const int err = r.err;
         // Fallen back to TCP: SOL_MPTCP goes to the one TCP subflow, which
         // refuses it (EOPNOTSUPP). TCP_INFO on the MPTCP socket after the
         // close does not reach that subflow either (zeros, no peer), so no

@@ -80,6 +80,12 @@ std::optional<KernelMptcpInfo> read_mptcp_info(int fd);
 // false on timeout or when MPTCP_INFO is refused.
 bool wait_mptcp_acked(int fd, int timeout_ms);
 
+// Then (up to timeout_ms) until every subflow's own data and FIN are
+// acknowledged too (tcpi_unacked 0): the DATA_ACK may come over another
+// subflow before a subflow's own ACK. False if that did not happen (a dead
+// path's subflow never gets its ACK).
+bool wait_subflows_acked(int fd, int timeout_ms);
+
 // {"token", "fallback", "info": {...}, "subflows": [...]} (FORMATS.md,
 // "MPTCP workload truth"). On a fallen-back socket (MPTCP_FULL_INFO refused)
 // token and info are null, fallback is true and the one subflow's TCP_INFO

@@ -186,10 +186,10 @@ bool Session::close_orderly() {
     // level; the counters cannot change any more. A fallen-back socket
     // refuses MPTCP_INFO and is waited for like TCP below.
     if (limits_.mptcp && read_mptcp_info(fd_.get())) {
-        wait_mptcp_acked(fd_.get(),
-                         static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              limits_.close_timeout)
-                                              .count()));
+        const int ms = static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(limits_.close_timeout).count());
+        if (wait_mptcp_acked(fd_.get(), ms))
+            subflows_acked_ = wait_subflows_acked(fd_.get(), std::min(ms, 1000));
         return true;
     }
     // Our FIN may still be unacknowledged: wait for the kernel to finish.
@@ -207,6 +207,7 @@ void Session::conclude() {
     truth_.tcp_info = read_tcp_info(fd_.get());
     if (limits_.mptcp) {
         truth_.mptcp = read_mptcp_truth(fd_.get());
+        (*truth_.mptcp)["subflows_acked"] = subflows_acked_;
         // TCP_INFO of the MPTCP socket is not a subflow's: per subflow it is in "mptcp".
         truth_.tcp_info.reset();
     }

@@ -69,6 +69,7 @@ class Session {
     std::chrono::steady_clock::time_point last_progress_;
     bool failed_ = false;
     bool send_rst_ = false;
+    bool subflows_acked_ = false;  // MPTCP: every subflow's unacked reached 0 at the close
 };
 
 // Maps a socket errno to the truth's outcome and closed_by.
