@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -156,6 +157,42 @@ nlohmann::json read_mptcp_truth(int fd) {
     }
     out["subflows"] = subs;
     return out;
+}
+
+bool subflow_released(const nlohmann::json& sf) {
+    const auto& l = sf["local"];
+    return !l.is_string() || l == "" || l == "0.0.0.0" || l == "::" || sf["rport"] == 0 ||
+           !sf["tcp_info"].is_object() || sf["tcp_info"].value("state", 0) == 0;
+}
+
+void SubflowSnapshots::take(int fd, int64_t now_ns) {
+    const nlohmann::json t = read_mptcp_truth(fd);
+    if (t["fallback"].get<bool>()) return;
+    for (nlohmann::json sf : t["subflows"]) {
+        if (subflow_released(sf)) continue;
+        sf["t_snapshot_ns"] = now_ns;
+        const auto id = sf["id"].get<uint32_t>();  // before the move (operator= takes by value)
+        seen_[id] = std::move(sf);
+    }
+}
+
+void SubflowSnapshots::merge_into(nlohmann::json& truth) const {
+    if (!truth.is_object() || !truth["subflows"].is_array()) return;
+    nlohmann::json out = nlohmann::json::array();
+    std::map<uint32_t, bool> live;
+    for (nlohmann::json sf : truth["subflows"]) {
+        if (subflow_released(sf)) continue;  // its last snapshot stands in below
+        sf["final"] = true;
+        live[sf["id"].get<uint32_t>()] = true;
+        out.push_back(std::move(sf));
+    }
+    for (const auto& [id, sf] : seen_) {
+        if (live.count(id)) continue;
+        nlohmann::json one = sf;
+        one["final"] = false;
+        out.push_back(std::move(one));
+    }
+    truth["subflows"] = std::move(out);
 }
 
 }  // namespace fc::workload

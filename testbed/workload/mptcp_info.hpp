@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -91,6 +92,25 @@ bool wait_subflows_acked(int fd, int timeout_ms);
 // token and info are null, fallback is true and the one subflow's TCP_INFO
 // comes from getsockopt(TCP_INFO), which then reaches the TCP socket.
 nlohmann::json read_mptcp_truth(int fd);
+
+// A subflow entry of read_mptcp_truth() the kernel has already closed and
+// released: no addresses left, or an all-zero tcp_info.
+bool subflow_released(const nlohmann::json& sf);
+
+// The last live view of each subflow (by id), taken while the connection
+// runs: the kernel releases subflows when the connection ends (on the side
+// that finishes last, often before our final read), and a released subflow's
+// TCP_INFO reads zeros. merge_into() replaces released or vanished subflows
+// of the final read by their last snapshot, marked "final": false with its
+// "t_snapshot_ns"; subflows read at the end are "final": true.
+class SubflowSnapshots {
+  public:
+    void take(int fd, int64_t now_ns);
+    void merge_into(nlohmann::json& truth) const;
+
+  private:
+    std::map<uint32_t, nlohmann::json> seen_;
+};
 
 // The mptcp_info fields by name (without "mptcpi_"), all of them.
 nlohmann::json to_json(const KernelMptcpInfo& i);

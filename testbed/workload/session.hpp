@@ -18,6 +18,7 @@
 #include <string>
 
 #include "workload/endpoint.hpp"
+#include "workload/mptcp_info.hpp"
 #include "workload/truth.hpp"
 
 namespace fc::workload {
@@ -69,7 +70,12 @@ class Session {
     std::chrono::steady_clock::time_point last_progress_;
     bool failed_ = false;
     bool send_rst_ = false;
-    bool subflows_acked_ = false;  // MPTCP: every subflow's unacked reached 0 at the close
+    bool subflows_acked_ = false;
+    // MPTCP: subflow views taken every kSnapshotEvery of I/O and at EOF.
+    void snapshot(bool force);
+    SubflowSnapshots snapshots_;
+    std::chrono::steady_clock::time_point
+        last_snapshot_{};  // MPTCP: every subflow's unacked reached 0 at the close
 };
 
 // Maps a socket errno to the truth's outcome and closed_by.

@@ -210,6 +210,7 @@ TEST_F(WorkloadMptcp, TwoPathUploadTruthHoldsTheBytesAndBothSubflows) {
         for (const char* k : {"state", "bytes_acked", "bytes_sent", "segs_out", "rtt", "snd_mss"})
             EXPECT_TRUE(sf["tcp_info"].contains(k)) << k;
         EXPECT_EQ(sf["tcp_info"]["state"], 7);  // TCP_CLOSE
+        EXPECT_EQ(sf["final"], true);
         EXPECT_EQ(sf["tcp_info"]["unacked"], 0);
         acked += sf["tcp_info"]["bytes_acked"].get<uint64_t>();
         if (sf["local"] == topo_.kClientV4) {
@@ -228,6 +229,17 @@ TEST_F(WorkloadMptcp, TwoPathUploadTruthHoldsTheBytesAndBothSubflows) {
     EXPECT_EQ(sm["info"]["bytes_received"], sent);
     EXPECT_EQ(sm["info"]["bytes_acked"], 1);  // its DATA_FIN
     EXPECT_NE(sm["token"], m["token"]);
+    // Its subflows may be released by the time it reads (it finishes last):
+    // then their last live view stands in, never a zeroed entry.
+    ASSERT_FALSE(sm["subflows"].empty());
+    for (const json& sf : sm["subflows"]) {
+        EXPECT_EQ(sf["remote"] == topo_.kClientV4 || sf["remote"] == topo_.kClientV4Path2, true)
+            << sf.dump();
+        EXPECT_NE(sf["tcp_info"]["state"], 0);
+        if (sf["final"] == false) {
+            EXPECT_TRUE(sf["t_snapshot_ns"].is_number());
+        }
+    }
 }
 
 TEST_F(WorkloadMptcp, PlainTcpServerMakesTheClientFallBack) {
