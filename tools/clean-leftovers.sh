@@ -26,6 +26,11 @@ for pid in $(pgrep -f '(fc_impair_integration_tests|fc_impair_bench|fc_capture_i
 done
 rm -f /tmp/fc-bench-ctl.sock /tmp/fc-it-ctl.sock 2>/dev/null
 
+# `ip -n fc-tb-... mptcp monitor` of an MPTCP experiment (the harness's path-manager truth).
+for pid in $(pgrep -f '^ip -n fc-[^ ]+ mptcp monitor$' 2>/dev/null); do
+  say "killing ip mptcp monitor $pid"
+  kill -9 "$pid" 2>/dev/null
+done
 for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^fc-'); do
   say "deleting network namespace $ns"
   for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done

@@ -50,7 +50,38 @@ struct Segment {
 struct ParsedTcp {
     Endpoint src, dst;
     Segment seg;
+    // A SYN's MPTCP option (kind 30): subtype 0 MP_CAPABLE, 1 MP_JOIN.
+    std::optional<uint8_t> mptcp_subtype;
+    std::optional<uint32_t> mptcp_join_token;  // MP_JOIN SYN: the receiver's token
 };
+
+constexpr uint8_t kTcpOptMptcp = 30, kMpCapable = 0, kMpJoin = 1;
+
+uint32_t be32(const uint8_t* p);
+
+// The MPTCP option of a SYN's TCP options (`opt`, `len` captured bytes).
+void parse_mptcp_option(const uint8_t* opt, size_t len, ParsedTcp& out) {
+    for (size_t i = 0; i < len;) {
+        const uint8_t kind = opt[i];
+        if (kind == 0) return;  // end of options
+        if (kind == 1) {        // NOP
+            ++i;
+            continue;
+        }
+        if (i + 1 >= len) return;
+        const uint8_t olen = opt[i + 1];
+        if (olen < 2 || i + olen > len) return;
+        if (kind == kTcpOptMptcp && olen >= 3) {
+            const uint8_t subtype = opt[i + 2] >> 4;
+            out.mptcp_subtype = subtype;
+            // MP_JOIN on a SYN: kind, length, subtype|B, address id, receiver's token (4), nonce
+            // (4).
+            if (subtype == kMpJoin && olen >= 8) out.mptcp_join_token = be32(opt + i + 4);
+            return;
+        }
+        i += olen;
+    }
+}
 
 // The transport part of one IP packet: what the IP header says about it.
 struct L4View {
@@ -77,6 +108,8 @@ bool parse_tcp(const uint8_t* l4, size_t cap, uint32_t l4_len, ParsedTcp& out) {
     out.seg.ack = be32(l4 + 8);
     out.seg.flags = l4[13];
     out.seg.payload = l4_len - doff;
+    if ((out.seg.flags & (kSyn | kAck)) == kSyn && doff > 20 && cap > 20)
+        parse_mptcp_option(l4 + 20, std::min<size_t>(cap, doff) - 20, out);
     return true;
 }
 
@@ -519,7 +552,9 @@ std::string addr_text(const Endpoint& e) {
 struct ConnBuild {
     Endpoint lower, upper;
     std::vector<Segment> segs;
-    std::optional<uint32_t> syn_isn;  // first SYN's sequence number
+    std::optional<uint32_t> syn_isn;       // first SYN's sequence number
+    std::optional<uint8_t> mptcp_subtype;  // of the first SYN's MPTCP option
+    std::optional<uint32_t> mptcp_join_token;
     bool fin[2] = {false, false};
     bool rst = false;
     bool over() const { return rst || (fin[0] && fin[1]); }
@@ -546,6 +581,9 @@ Connection analyse_connection(const ConnBuild& b, bool keep_rtt_pairs) {
     c.server = addr_text(sv);
     c.cport = cl.port;
     c.sport = sv.port;
+    if (b.mptcp_subtype == kMpCapable) c.mptcp = "capable";
+    if (b.mptcp_subtype == kMpJoin) c.mptcp = "join";
+    c.mptcp_join_token = b.mptcp_join_token;
     c.first_ns = b.segs.front().ts_ns;
     c.last_ns = b.segs.back().ts_ns;
     Direction c2s(c.c2s, keep_rtt_pairs), s2c(c.s2c, keep_rtt_pairs);
@@ -648,11 +686,16 @@ Analysis analyse_pcap(const std::string& path, bool keep_rtt_pairs) {
         // A new SYN on a 4-tuple whose connection ended starts the next connection.
         if (it == current.end() ||
             (is_syn && conns[it->second].over() && conns[it->second].syn_isn != t.seg.seq)) {
-            conns.push_back(ConnBuild{key.first, key.second, {}, {}, {false, false}, false});
+            conns.push_back(
+                ConnBuild{key.first, key.second, {}, {}, {}, {}, {false, false}, false});
             it = current.insert_or_assign(key, conns.size() - 1).first;
         }
         ConnBuild& c = conns[it->second];
-        if (is_syn && !c.syn_isn) c.syn_isn = t.seg.seq;
+        if (is_syn && !c.syn_isn) {
+            c.syn_isn = t.seg.seq;
+            c.mptcp_subtype = t.mptcp_subtype;
+            c.mptcp_join_token = t.mptcp_join_token;
+        }
         if (t.seg.flags & kFin) c.fin[src_lower ? 0 : 1] = true;
         if (t.seg.flags & kRst) c.rst = true;
         c.segs.push_back(t.seg);
@@ -665,19 +708,24 @@ Analysis analyse_pcap(const std::string& path, bool keep_rtt_pairs) {
 nlohmann::ordered_json to_json(const Analysis& a) {
     nlohmann::ordered_json conns = nlohmann::ordered_json::array();
     for (const auto& c : a.connections) {
-        conns.push_back({{"family", c.family},
-                         {"client", c.client},
-                         {"cport", c.cport},
-                         {"server", c.server},
-                         {"sport", c.sport},
-                         {"first_ns", c.first_ns},
-                         {"last_ns", c.last_ns},
-                         {"syn", c.syn},
-                         {"synack", c.synack},
-                         {"handshake_ns", c.handshake_ns ? nlohmann::ordered_json(*c.handshake_ns)
-                                                         : nlohmann::ordered_json(nullptr)},
-                         {"c2s", direction_json(c.c2s)},
-                         {"s2c", direction_json(c.s2c)}});
+        conns.push_back(
+            {{"family", c.family},
+             {"client", c.client},
+             {"cport", c.cport},
+             {"server", c.server},
+             {"sport", c.sport},
+             {"first_ns", c.first_ns},
+             {"last_ns", c.last_ns},
+             {"syn", c.syn},
+             {"synack", c.synack},
+             {"handshake_ns", c.handshake_ns ? nlohmann::ordered_json(*c.handshake_ns)
+                                             : nlohmann::ordered_json(nullptr)},
+             {"mptcp",
+              c.mptcp ? nlohmann::ordered_json(*c.mptcp) : nlohmann::ordered_json(nullptr)},
+             {"mptcp_join_token", c.mptcp_join_token ? nlohmann::ordered_json(*c.mptcp_join_token)
+                                                     : nlohmann::ordered_json(nullptr)},
+             {"c2s", direction_json(c.c2s)},
+             {"s2c", direction_json(c.s2c)}});
     }
     auto opt = [](const auto& v) {
         return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);

@@ -53,6 +53,11 @@ struct Connection {
     int64_t first_ns = 0, last_ns = 0;
     uint64_t syn = 0, synack = 0;
     std::optional<int64_t> handshake_ns;
+    // The first SYN's MPTCP option (TCP option 30): "capable" (MP_CAPABLE, a
+    // connection's initial subflow), "join" (MP_JOIN, an added subflow) or
+    // none; for a join, the receiver's token the SYN names.
+    std::optional<std::string> mptcp;
+    std::optional<uint32_t> mptcp_join_token;
     DirectionStats c2s, s2c;
 };
 

@@ -287,7 +287,115 @@ void parse_dns(Fields& f, Workload& w) {
     }
 }
 
+// The interfaces holding `addr` (no prefix length) on `host`.
+std::vector<std::string> devs_with_addr(const Experiment& x, const std::string& host,
+                                        const std::string& addr) {
+    std::vector<std::string> out;
+    auto same = [&](const std::string& cidr) { return cidr.substr(0, cidr.find('/')) == addr; };
+    for (const Link& l : x.links) {
+        if (l.a == host && std::any_of(l.a_addr.begin(), l.a_addr.end(), same))
+            out.push_back("fc-" + l.name + "-a");
+        if (l.b == host && std::any_of(l.b_addr.begin(), l.b_addr.end(), same))
+            out.push_back("fc-" + l.name + "-b");
+    }
+    return out;
+}
+
+std::vector<std::string> devs_of(const Experiment& x, const std::string& host) {
+    std::vector<std::string> out;
+    for (const Link& l : x.links) {
+        if (l.a == host) out.push_back("fc-" + l.name + "-a");
+        if (l.b == host) out.push_back("fc-" + l.name + "-b");
+    }
+    return out;
+}
+
+// [[mptcp_endpoint]] and [[mptcp_limits]]: only with an MPTCP workload, on
+// hosts or routers, addresses and interfaces of that node.
+void parse_mptcp(Fields& top, Experiment& x) {
+    const auto eps = top.tables("mptcp_endpoint");
+    const auto lims = top.tables("mptcp_limits");
+    std::set<std::pair<std::string, std::string>> seen_addr;
+    std::set<std::pair<std::string, int>> seen_id;
+    auto host_of = [&](Fields& f) {
+        std::string h = f.str_req("host");
+        const Node* n = x.node(h);
+        if (!n || n->kind == NodeKind::switch_)
+            f.fail("host", "no host or router named '" + h + "'");
+        if (!x.has_mptcp())
+            f.fail("host", "MPTCP path-manager settings need a workload with protocol = \"mptcp\"");
+        return h;
+    };
+    for (size_t i = 0; i < eps.size(); ++i) {
+        Fields f(*eps[i], top.file(), indexed("mptcp_endpoint", i));
+        MptcpEndpoint e;
+        e.host = host_of(f);
+        e.addr = f.str_req("addr");
+        if (!valid_cidr(e.addr, nullptr) || e.addr.find('/') != std::string::npos)
+            f.fail("addr", "'" + e.addr + "' is not an address (no prefix length)");
+        const auto holders = devs_with_addr(x, e.host, e.addr);
+        if (holders.empty())
+            f.fail("addr", "'" + e.addr + "' is not an address of " + e.host + " on any [[link]]");
+        e.dev = f.str("dev").value_or(holders.front());
+        const auto devs = devs_of(x, e.host);
+        if (std::find(devs.begin(), devs.end(), e.dev) == devs.end())
+            f.fail("dev", "'" + e.dev + "' is not an interface of " + e.host +
+                              " (its links: fc-<link>-a|b)");
+        if (!f.has("flags"))
+            f.fail("", "missing field 'flags' (subflow, signal, backup, fullmesh)");
+        e.flags = f.strings("flags");
+        std::set<std::string> fl;
+        for (const auto& v : e.flags) {
+            if (v != "subflow" && v != "signal" && v != "backup" && v != "fullmesh")
+                f.fail("flags", "'" + v + "' must be subflow, signal, backup or fullmesh");
+            if (!fl.insert(v).second) f.fail("flags", "'" + v + "' given twice");
+        }
+        if (!fl.count("subflow") && !fl.count("signal"))
+            f.fail("flags", "needs subflow or signal (else the endpoint is never used)");
+        if (fl.count("fullmesh") && fl.count("signal"))
+            f.fail("flags", "fullmesh cannot go with signal (the kernel refuses it)");
+        if (auto v = f.duration("at")) {
+            if (*v < 0) f.fail("at", "must be >= 0");
+            e.at_ns = *v;
+        }
+        if (auto v = f.integer("id")) {
+            if (*v < 1 || *v > 255) f.fail("id", "must be 1..255");
+            e.id = static_cast<int>(*v);
+            if (!seen_id.insert({e.host, e.id}).second)
+                f.fail("id", std::to_string(e.id) + " is already used on " + e.host);
+        }
+        if (!seen_addr.insert({e.host, e.addr}).second)
+            f.fail("addr", "'" + e.addr + "' is already an endpoint of " + e.host);
+        f.no_unknown_keys();
+        x.mptcp_endpoints.push_back(e);
+    }
+    std::set<std::string> limit_hosts;
+    for (size_t i = 0; i < lims.size(); ++i) {
+        Fields f(*lims[i], top.file(), indexed("mptcp_limits", i));
+        MptcpLimits l;
+        l.host = host_of(f);
+        if (!limit_hosts.insert(l.host).second)
+            f.fail("host", "'" + l.host + "' already has [[mptcp_limits]]");
+        for (const char* k : {"subflows", "add_addr_accepted"}) {
+            if (auto v = f.integer(k)) {
+                if (*v < 0 || *v > 8) f.fail(k, "must be 0..8 (the kernel's limit)");
+                (std::string(k) == "subflows" ? l.subflows : l.add_addr_accepted) =
+                    static_cast<int>(*v);
+            }
+        }
+        if (!l.subflows && !l.add_addr_accepted)
+            f.fail("", "needs subflows, add_addr_accepted or both");
+        f.no_unknown_keys();
+        x.mptcp_limits.push_back(l);
+    }
+}
+
 }  // namespace
+
+bool Experiment::has_mptcp() const {
+    return std::any_of(workloads.begin(), workloads.end(),
+                       [](const Workload& w) { return w.mptcp(); });
+}
 
 const char* workload_type_name(WorkloadType t) {
     switch (t) {
@@ -519,6 +627,8 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
         w.listen = f.boolean("listen").value_or(true);
         if (auto v = f.duration("start")) w.start_ns = *v;
         if (w.type == WorkloadType::dns) {
+            for (const char* k : {"protocol", "server_mptcp"})
+                if (f.has(k)) f.fail(k, "does not apply to a dns workload");
             parse_dns(f, w);
             f.no_unknown_keys();
             x.workloads.push_back(w);
@@ -555,6 +665,16 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
         if (auto v = f.duration("user_timeout")) w.user_timeout_ns = *v;
         if (auto v = f.duration("connect_timeout")) w.connect_timeout_ns = *v;
         if (w.type == WorkloadType::http) check_http(f, w);
+        w.protocol = f.str("protocol").value_or("tcp");
+        if (w.protocol != "tcp" && w.protocol != "mptcp")
+            f.fail("protocol", "'" + w.protocol + "' must be \"tcp\" or \"mptcp\"");
+        if (w.mptcp() && w.type == WorkloadType::http)
+            f.fail("protocol", "an http workload is TCP only (nginx and ab)");
+        if (auto v = f.boolean("server_mptcp")) {
+            if (!w.mptcp())
+                f.fail("server_mptcp", "applies to protocol = \"mptcp\" workloads only");
+            w.server_mptcp = *v;
+        }
         f.no_unknown_keys();
         x.workloads.push_back(w);
     }
@@ -581,6 +701,8 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
                                it->second + "'");
         }
     }
+
+    parse_mptcp(top, x);
 
     if (const toml::table* t = top.table("tolerance")) {
         Fields f(*t, path, "tolerance");

@@ -86,6 +86,28 @@ struct Workload {
     int resolver_timeout_s = 1;         // resolv.conf options timeout:
     int resolver_attempts = 2;          // resolv.conf options attempts:
     int64_t interval_ns = 50'000'000;   // pause between lookups
+    // bulk, rr, churn: "tcp" or "mptcp" (IPPROTO_MPTCP sockets on both
+    // sides; server_mptcp = false makes the server plain TCP: a fallback)
+    std::string protocol = "tcp";
+    bool server_mptcp = true;
+    bool mptcp() const { return protocol == "mptcp"; }
+};
+
+// [[mptcp_endpoint]]: `ip mptcp endpoint add` in a host's namespace, before
+// the workloads start or `at` after they started.
+struct MptcpEndpoint {
+    std::string host;
+    std::string addr;                // an address of that host (no prefix length)
+    std::string dev;                 // the link interface holding addr unless given
+    std::vector<std::string> flags;  // subflow | signal | backup | fullmesh
+    std::optional<int64_t> at_ns;    // since the workloads started
+    int id = 0;                      // 0: the kernel picks one
+};
+
+// [[mptcp_limits]]: `ip mptcp limits set` in a host's namespace.
+struct MptcpLimits {
+    std::string host;
+    std::optional<int> subflows, add_addr_accepted;
 };
 
 struct Tolerance {
@@ -104,6 +126,10 @@ struct Experiment {
     std::vector<Route> routes;
     std::vector<Workload> workloads;
     std::map<std::string, Tolerance> tolerances;  // "kpi" or "kpi/source"
+    std::vector<MptcpEndpoint> mptcp_endpoints;
+    std::vector<MptcpLimits> mptcp_limits;
+
+    bool has_mptcp() const;
 
     const Node* node(const std::string& name) const;
 };

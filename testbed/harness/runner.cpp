@@ -31,6 +31,7 @@
 #include "http_workload.hpp"
 #include "impair/runner.hpp"
 #include "impair/sys.hpp"
+#include "mptcp_monitor.hpp"
 #include "process.hpp"
 #include "topology.hpp"
 
@@ -234,7 +235,60 @@ class Repetition {
         }
         manifest_["links"] = links;
         for (const Route& r : x_.routes) add_route(naming_.netns(r.node), r);
+        if (x_.has_mptcp()) configure_mptcp();
         progress_.step("topology");
+    }
+
+    static void must(const std::vector<std::string>& argv) {
+        const auto r = impair::run_cmd(argv);
+        if (r.status != 0) {
+            std::string cmd;
+            for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+            throw std::runtime_error(cmd + " failed: " + last_line(r.output));
+        }
+    }
+
+    std::vector<std::string> endpoint_add_argv(const MptcpEndpoint& e) const {
+        std::vector<std::string> argv = {
+            "ip", "-n", naming_.netns(e.host), "mptcp", "endpoint", "add", e.addr, "dev", e.dev};
+        if (e.id) argv.insert(argv.end(), {"id", std::to_string(e.id)});
+        argv.insert(argv.end(), e.flags.begin(), e.flags.end());
+        return argv;
+    }
+
+    // MPTCP on in every namespace, the path managers' limits and the
+    // endpoints that exist from the start (the others are added on schedule).
+    void configure_mptcp() {
+        json mj = {{"limits", json::array()}, {"endpoints", json::array()}};
+        for (const Node& n : x_.nodes) set_sysctl(naming_.netns(n.name), "net.mptcp.enabled", "1");
+        for (const MptcpLimits& l : x_.mptcp_limits) {
+            std::vector<std::string> argv = {"ip",    "-n",     naming_.netns(l.host),
+                                             "mptcp", "limits", "set"};
+            json lj = {{"host", l.host}};
+            if (l.subflows) {
+                argv.insert(argv.end(), {"subflows", std::to_string(*l.subflows)});
+                lj["subflows"] = *l.subflows;
+            }
+            if (l.add_addr_accepted) {
+                argv.insert(argv.end(),
+                            {"add_addr_accepted", std::to_string(*l.add_addr_accepted)});
+                lj["add_addr_accepted"] = *l.add_addr_accepted;
+            }
+            must(argv);
+            mj["limits"].push_back(lj);
+        }
+        for (const MptcpEndpoint& e : x_.mptcp_endpoints) {
+            json ej = {{"host", e.host}, {"addr", e.addr}, {"dev", e.dev}, {"flags", e.flags}};
+            if (e.id) ej["id"] = e.id;
+            if (e.at_ns) {
+                ej["at_ns"] = *e.at_ns;  // added in run_workloads
+            } else {
+                must(endpoint_add_argv(e));
+                ej["added_ns"] = now_ns();
+            }
+            mj["endpoints"].push_back(ej);
+        }
+        manifest_["mptcp"] = mj;
     }
 
     void start_link(const Link& l, size_t index, json& lj) {
@@ -299,11 +353,28 @@ class Repetition {
                                           "--stats-interval",
                                           "5"};
             if (has_dns()) args.push_back("--dns");
+            if (x_.has_mptcp()) args.push_back("--mptcp");
             auto c = std::make_unique<Child>("agent " + n.name, args, log("agent-" + n.name));
             agents_.push_back(std::move(c));
         }
         for (auto& c : agents_)
-            c->wait_for(has_dns() ? "DNS probes attached" : "TCP probes attached", 30s);
+            c->wait_for(has_dns()        ? "DNS probes attached"
+                        : x_.has_mptcp() ? "MPTCP connections tracked"
+                                         : "TCP probes attached",
+                        30s);
+        // The path manager's own account, in each agent host's namespace.
+        if (x_.has_mptcp()) {
+            json mon = json::object();
+            for (const Node& n : x_.nodes) {
+                if (!n.agent) continue;
+                const std::string rel = "truth/" + n.name + "-mptcp-monitor.jsonl";
+                monitors_.push_back(std::make_unique<MptcpMonitor>(
+                    naming_.netns(n.name), dir_ / rel, log("mptcp-monitor-" + n.name)));
+                mon[n.name] = rel;
+            }
+            manifest_["mptcp_monitor"] = mon;
+            std::this_thread::sleep_for(200ms);  // subscribed before the servers listen
+        }
         progress_.step("observers");
     }
 
@@ -315,6 +386,14 @@ class Repetition {
     std::string dns_truth_path(const Workload& w, bool server) const {
         return "truth/" + (server ? w.server + "-" + w.name + "-dnsmasq.jsonl"
                                   : w.client + "-" + w.name + "-dns.jsonl");
+    }
+
+    // bulk/rr/churn truth: truth/<host>-<workload>-<role>[-mptcp].jsonl (a
+    // plain-TCP server of an MPTCP workload writes the TCP file).
+    std::string truth_path(const Workload& w, bool server) const {
+        const bool mptcp = w.mptcp() && (!server || w.server_mptcp);
+        return "truth/" + (server ? w.server : w.client) + "-" + w.name +
+               (server ? "-server" : "-client") + (mptcp ? "-mptcp" : "") + ".jsonl";
     }
 
     std::vector<std::string> in_netns(const std::string& node) const {
@@ -361,32 +440,46 @@ class Repetition {
                 wls.push_back(wj);
                 continue;
             }
-            truth.push_back("truth/" + w.client + "-" + w.name + "-client.jsonl");
+            // MPTCP connections' truth goes to files of its own ("mptcp_truth"):
+            // the TCP validator reads none of it.
+            json mptcp_truth = json::array();
+            if (w.type != WorkloadType::http) {
+                (w.mptcp() ? mptcp_truth : truth).push_back(truth_path(w, false));
+            } else {
+                truth.push_back("truth/" + w.client + "-" + w.name + "-client.jsonl");
+            }
             if (w.type == WorkloadType::http) {
                 truth.push_back("truth/" + w.server + "-" + w.name + "-server.jsonl");
                 start_nginx(w);
             } else if (w.listen) {
-                truth.push_back("truth/" + w.server + "-" + w.name + "-server.jsonl");
+                const std::string server_truth = truth_path(w, true);
+                (w.mptcp() && w.server_mptcp ? mptcp_truth : truth).push_back(server_truth);
                 auto argv = in_netns(w.server);
                 const int64_t idle =
                     std::max<int64_t>(w.user_timeout_ns, 3'000'000'000) + 2'000'000'000;
-                argv.insert(
-                    argv.end(),
-                    {"workload", "serve", "--listen", endpoint(w.server_addr, w.port), "--truth",
-                     dir_ / "truth" / (w.server + "-" + w.name + "-server.jsonl"), "--host",
-                     w.server, "--workload", w.name, "--idle-timeout", secs(idle)});
+                argv.insert(argv.end(),
+                            {"workload", "serve", "--listen", endpoint(w.server_addr, w.port),
+                             "--truth", dir_ / server_truth, "--host", w.server, "--workload",
+                             w.name, "--idle-timeout", secs(idle)});
+                if (w.mptcp() && w.server_mptcp) argv.push_back("--mptcp");
                 auto c = std::make_unique<Child>("server " + w.name, argv, log("server-" + w.name));
                 servers_.push_back(std::move(c));
             }
-            wls.push_back({{"name", w.name},
-                           {"type", workload_type_name(w.type)},
-                           {"client", w.client},
-                           {"server", w.server},
-                           {"server_addr", w.server_addr},
-                           {"port", w.port},
-                           {"connections", w.connections},
-                           {"expect", w.expect},
-                           {"truth", truth}});
+            json wj = {{"name", w.name},
+                       {"type", workload_type_name(w.type)},
+                       {"client", w.client},
+                       {"server", w.server},
+                       {"server_addr", w.server_addr},
+                       {"port", w.port},
+                       {"connections", w.connections},
+                       {"expect", w.expect},
+                       {"truth", truth}};
+            if (w.mptcp()) {
+                wj["protocol"] = "mptcp";
+                wj["server_mptcp"] = w.server_mptcp;
+                wj["mptcp_truth"] = mptcp_truth;
+            }
+            wls.push_back(wj);
         }
         for (auto& s : servers_) s->wait_for("ready", 10s);
         for (auto& h : http_) wait_nginx_ready(h, 10s);
@@ -450,42 +543,49 @@ class Repetition {
                     continue;
                 }
                 auto argv = in_netns(w.client);
-                argv.insert(argv.end(),
-                            {"workload",
-                             "client",
-                             "--connect",
-                             endpoint(w.server_addr, w.port),
-                             "--type",
-                             workload_type_name(w.type),
-                             "--truth",
-                             dir_ / "truth" / (w.client + "-" + w.name + "-client.jsonl"),
-                             "--host",
-                             w.client,
-                             "--workload",
-                             w.name,
-                             "--connections",
-                             std::to_string(w.connections),
-                             "--concurrency",
-                             std::to_string(w.concurrency),
-                             "--bytes",
-                             std::to_string(w.bytes),
-                             "--direction",
-                             w.direction,
-                             "--request",
-                             std::to_string(w.request),
-                             "--response",
-                             std::to_string(w.response),
-                             "--requests",
-                             std::to_string(w.requests),
-                             "--expect",
-                             w.expect,
-                             "--connect-timeout",
-                             secs(w.connect_timeout_ns)});
+                argv.insert(argv.end(), {"workload",
+                                         "client",
+                                         "--connect",
+                                         endpoint(w.server_addr, w.port),
+                                         "--type",
+                                         workload_type_name(w.type),
+                                         "--truth",
+                                         dir_ / truth_path(w, false),
+                                         "--host",
+                                         w.client,
+                                         "--workload",
+                                         w.name,
+                                         "--connections",
+                                         std::to_string(w.connections),
+                                         "--concurrency",
+                                         std::to_string(w.concurrency),
+                                         "--bytes",
+                                         std::to_string(w.bytes),
+                                         "--direction",
+                                         w.direction,
+                                         "--request",
+                                         std::to_string(w.request),
+                                         "--response",
+                                         std::to_string(w.response),
+                                         "--requests",
+                                         std::to_string(w.requests),
+                                         "--expect",
+                                         w.expect,
+                                         "--connect-timeout",
+                                         secs(w.connect_timeout_ns)});
                 if (w.user_timeout_ns > 0)
                     argv.insert(argv.end(), {"--user-timeout", secs(w.user_timeout_ns)});
+                if (w.mptcp()) argv.push_back("--mptcp");
                 p.cs.push_back(
                     std::make_unique<Child>("client " + w.name, argv, log("client-" + w.name)));
                 p.started = true;
+            }
+            for (size_t k = 0; k < x_.mptcp_endpoints.size(); ++k) {
+                const MptcpEndpoint& e = x_.mptcp_endpoints[k];
+                if (!e.at_ns || t < *e.at_ns || endpoints_added_.count(k)) continue;
+                endpoints_added_.insert(k);
+                must(endpoint_add_argv(e));
+                manifest_["mptcp"]["endpoints"][k]["added_ns"] = now_ns();
             }
             while (next_change < changes.size() && t >= changes[next_change].at) {
                 const Change& ch = changes[next_change++];
@@ -563,6 +663,7 @@ class Repetition {
             const int st = a->stop(SIGINT, 15s);
             if (st != 0) problems.push_back(a->name() + " exited with " + std::to_string(st));
         }
+        for (auto& m : monitors_) m->stop();
         for (auto& c : captures_) {
             const int st = c->stop(SIGINT, 10s);
             if (st != 0) problems.push_back(c->name() + " exited with " + std::to_string(st));
@@ -792,6 +893,8 @@ class Repetition {
     std::vector<std::unique_ptr<Child>> links_, captures_, agents_, servers_;
     std::vector<HttpServer> http_;  // after servers_: stopped first
     std::vector<std::unique_ptr<DnsServer>> dns_;
+    std::vector<std::unique_ptr<MptcpMonitor>> monitors_;
+    std::set<size_t> endpoints_added_;
     bool stopped_ = false;
 };
 
@@ -812,6 +915,29 @@ std::vector<std::pair<pid_t, std::vector<std::string>>> flowcorder_processes() {
             pos = end + 1;
         }
         if (args.size() >= 2 && fs::path(args[0]).filename() == "flowcorder")
+            out.emplace_back(pid, std::move(args));
+    }
+    if (d) closedir(d);
+    return out;
+}
+
+std::vector<std::pair<pid_t, std::vector<std::string>>> ip_monitor_processes() {
+    std::vector<std::pair<pid_t, std::vector<std::string>>> out;
+    DIR* d = opendir("/proc");
+    while (dirent* e = d ? readdir(d) : nullptr) {
+        const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+        if (pid <= 0) continue;
+        std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline");
+        std::string cmd((std::istreambuf_iterator<char>(f)), {});
+        std::vector<std::string> args;
+        for (size_t pos = 0; pos < cmd.size();) {
+            const size_t end = cmd.find('\0', pos);
+            args.push_back(cmd.substr(pos, end - pos));
+            if (end == std::string::npos) break;
+            pos = end + 1;
+        }
+        if (args.size() == 5 && fs::path(args[0]).filename() == "ip" && args[1] == "-n" &&
+            args[2].rfind(kNetnsPrefix, 0) == 0 && args[3] == "mptcp" && args[4] == "monitor")
             out.emplace_back(pid, std::move(args));
     }
     if (d) closedir(d);
@@ -1010,6 +1136,12 @@ int clean_leftovers(bool verbose) {
             removed += round == 0;
         }
         if (round == 0) std::this_thread::sleep_for(300ms);
+    }
+    // `ip -n fc-... mptcp monitor` of a crashed run (MptcpMonitor).
+    for (const auto& [pid, args] : ip_monitor_processes()) {
+        if (verbose) std::printf("killing %d (ip -n %s mptcp monitor)\n", pid, args[2].c_str());
+        ::kill(pid, SIGKILL);
+        ++removed;
     }
     DIR* d = opendir("/var/run/netns");
     std::vector<std::string> names;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "workload/mptcp_info.hpp"
 #include "workload/session.hpp"
 #include "workload/signals.hpp"
 #include "workload/truth.hpp"
@@ -46,7 +47,8 @@ class UsedPorts {
 Fd bound_socket(const ClientOptions& o, UsedPorts& used) {
     std::vector<Fd> rejected;
     for (;;) {
-        Fd fd(socket(o.connect.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        Fd fd(socket(o.connect.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                     o.mptcp ? kIpprotoMptcp : 0));
         if (!fd) return {};
         sockaddr_storage any{};
         any.ss_family = static_cast<sa_family_t>(o.connect.family);
@@ -67,9 +69,11 @@ Fd open_connection(const ClientOptions& o, UsedPorts& used, ConnTruth& t) {
     Fd fd = bound_socket(o, used);
     const unsigned user_timeout_ms = static_cast<unsigned>(ms_of(o.user_timeout));
     const int one = 1;
-    if (!fd ||
-        setsockopt(fd.get(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
-                   sizeof user_timeout_ms) != 0 ||
+    // An MPTCP socket may not take TCP_USER_TIMEOUT (ENOPROTOOPT on 6.18): then the
+    // kernel's default retransmission limits apply.
+    const bool user_timeout_set = fd && setsockopt(fd.get(), IPPROTO_TCP, TCP_USER_TIMEOUT,
+                                                   &user_timeout_ms, sizeof user_timeout_ms) == 0;
+    if (!fd || (!user_timeout_set && !(o.mptcp && (errno == ENOPROTOOPT || errno == EOPNOTSUPP))) ||
         setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
         set_error_outcome(t, errno);
         t.t_end_ns = realtime_ns();
@@ -111,6 +115,7 @@ ConnTruth run_connection(const ClientOptions& o, const Header& h, UsedPorts& use
     t.workload = o.workload;
     t.role = "client";
     t.conn = index;
+    t.is_mptcp = o.mptcp;
     t.type = std::string(to_string(o.type));
     t.family = o.connect.family == AF_INET ? 4 : 6;
     const AddrPort server = describe(o.connect.addr);
@@ -119,7 +124,8 @@ ConnTruth run_connection(const ClientOptions& o, const Header& h, UsedPorts& use
     t.local = o.connect.family == AF_INET ? "0.0.0.0" : "::";
     Fd fd = open_connection(o, used, t);
     if (!fd) return t;
-    Session s(std::move(fd), Limits{.idle_timeout = o.idle_timeout, .abort_now = &stopping}, t);
+    Session s(std::move(fd),
+              Limits{.idle_timeout = o.idle_timeout, .abort_now = &stopping, .mptcp = o.mptcp}, t);
     const auto header = encode(h);
     for (uint32_t i = 0; i < h.count && !s.failed(); ++i) {
         const bool first = i == 0;

@@ -23,6 +23,7 @@ struct ClientOptions {
     std::chrono::nanoseconds connect_timeout = std::chrono::seconds(5);
     std::chrono::nanoseconds idle_timeout = std::chrono::seconds(30);
     std::string expect = "ok";  // an outcome, or "any"
+    bool mptcp = false;         // IPPROTO_MPTCP sockets
     std::string truth_path, host, workload;
 };
 

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "workload/mptcp_info.hpp"
 #include "workload/protocol.hpp"
 #include "workload/session.hpp"
 #include "workload/signals.hpp"
@@ -27,11 +28,11 @@ namespace {
     throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-Fd listen_on(const Endpoint& e) {
+Fd listen_on(const Endpoint& e, bool mptcp) {
     const std::string where =
         describe(e.addr).addr + " port " + std::to_string(describe(e.addr).port);
-    Fd fd(socket(e.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) throw_errno("socket for " + where);
+    Fd fd(socket(e.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, mptcp ? kIpprotoMptcp : 0));
+    if (!fd) throw_errno(std::string(mptcp ? "MPTCP " : "") + "socket for " + where);
     const int one = 1;
     setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     // IPv6 listeners take IPv6 only, so an IPv4 listener on the same port can coexist.
@@ -93,6 +94,7 @@ void serve(Fd fd, uint64_t index, int64_t accepted_ns, Shared& shared) {
     t.workload = shared.options.workload;
     t.role = "server";
     t.conn = index;
+    t.is_mptcp = shared.options.mptcp;
     t.t_start_ns = accepted_ns;
     t.t_connected_ns = accepted_ns;  // accept returns established connections
     const AddrPort local = local_of(fd.get()), peer = peer_of(fd.get());
@@ -104,7 +106,9 @@ void serve(Fd fd, uint64_t index, int64_t accepted_ns, Shared& shared) {
     const int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     Session s(std::move(fd),
-              Limits{.idle_timeout = shared.options.idle_timeout, .abort_now = &shared.abort_now},
+              Limits{.idle_timeout = shared.options.idle_timeout,
+                     .abort_now = &shared.abort_now,
+                     .mptcp = shared.options.mptcp},
               t);
     std::array<uint8_t, kHeaderSize> raw{};
     Header h;
@@ -132,7 +136,7 @@ int run_server(const ServerOptions& o) {
     TruthWriter writer(o.truth_path);
     StopSignals signals;
     std::vector<Fd> listeners;
-    for (const auto& e : o.listen) listeners.push_back(listen_on(e));
+    for (const auto& e : o.listen) listeners.push_back(listen_on(e, o.mptcp));
     Shared shared{o, writer};
     Workers workers;
     uint64_t next_index = 0;

@@ -17,6 +17,7 @@ struct ServerOptions {
     std::chrono::nanoseconds idle_timeout = std::chrono::seconds(5);
     // After SIGTERM, running connections get this long before they are reset.
     std::chrono::nanoseconds grace = std::chrono::seconds(2);
+    bool mptcp = false;  // IPPROTO_MPTCP listeners
 };
 
 // Prints "ready" once listening; returns the exit status (0 after a signal).

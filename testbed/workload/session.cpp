@@ -11,11 +11,14 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "workload/mptcp_info.hpp"
+
 namespace fc::workload {
 namespace {
 
 constexpr size_t kChunk = 64 * 1024;
 constexpr auto kPollSlice = std::chrono::milliseconds(50);
+constexpr auto kSnapshotEvery = std::chrono::milliseconds(20);
 
 // Payload bytes: a fixed non-zero pattern, so captures show real data.
 const std::array<uint8_t, kChunk>& pattern() {
@@ -127,6 +130,7 @@ bool Session::send_bytes(uint64_t n, std::span<const uint8_t> prefix) {
             prefix_left -= std::min(prefix_left, sent);
             truth_.app_bytes_sent += sent;
             last_progress_ = std::chrono::steady_clock::now();
+            snapshot(false);
         } else if (errno == EAGAIN || errno == EINTR) {
             if (const Wait wt = wait_for(POLLOUT); wt != Wait::ready) return fail_wait(wt);
         } else {
@@ -144,6 +148,7 @@ bool Session::recv_exact(std::span<uint8_t> into) {
             got += static_cast<size_t>(r);
             truth_.app_bytes_received += static_cast<uint64_t>(r);
             last_progress_ = std::chrono::steady_clock::now();
+            snapshot(false);
         } else if (r == 0) {
             fail_protocol();  // EOF before the announced bytes
         } else if (errno == EAGAIN || errno == EINTR) {
@@ -171,7 +176,10 @@ bool Session::close_orderly() {
     for (;;) {
         uint8_t extra = 0;
         const ssize_t r = recv(fd_.get(), &extra, 1, 0);
-        if (r == 0) break;  // the peer's FIN
+        if (r == 0) {  // the peer's FIN
+            snapshot(true);
+            break;
+        }
         if (r > 0) {
             fail_protocol();  // more than announced
             return false;
@@ -180,6 +188,17 @@ bool Session::close_orderly() {
         if (const Wait wt = wait_for(POLLIN); wt != Wait::ready) return fail_wait(wt);
     }
     truth_.closed_by = "fin";
+    // MPTCP: every byte sent, the DATA_FIN included, acknowledged at data
+    // level; the counters cannot change any more. A fallen-back socket
+    // refuses MPTCP_INFO and is waited for like TCP below.
+    if (limits_.mptcp && read_mptcp_info(fd_.get())) {
+        const int ms = static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(limits_.close_timeout).count());
+        if (wait_mptcp_acked(fd_.get(), ms))
+            subflows_acked_ = wait_subflows_acked(fd_.get(), std::min(ms, 1000));
+        snapshot(true);
+        return true;
+    }
     // Our FIN may still be unacknowledged: wait for the kernel to finish.
     const auto deadline = std::chrono::steady_clock::now() + limits_.close_timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -191,8 +210,23 @@ bool Session::close_orderly() {
     return true;
 }
 
+void Session::snapshot(bool force) {
+    if (!limits_.mptcp) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!force && now - last_snapshot_ < kSnapshotEvery) return;
+    last_snapshot_ = now;
+    snapshots_.take(fd_.get(), realtime_ns());
+}
+
 void Session::conclude() {
     truth_.tcp_info = read_tcp_info(fd_.get());
+    if (limits_.mptcp) {
+        truth_.mptcp = read_mptcp_truth(fd_.get());
+        (*truth_.mptcp)["subflows_acked"] = subflows_acked_;
+        snapshots_.merge_into(*truth_.mptcp);
+        // TCP_INFO of the MPTCP socket is not a subflow's: per subflow it is in "mptcp".
+        truth_.tcp_info.reset();
+    }
     truth_.t_end_ns = realtime_ns();
     if (send_rst_) {
         const linger l{1, 0};  // close() now sends RST instead of FIN

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "workload/endpoint.hpp"
+#include "workload/mptcp_info.hpp"
 #include "workload/truth.hpp"
 
 namespace fc::workload {
@@ -29,6 +30,10 @@ struct Limits {
     std::chrono::nanoseconds close_timeout = std::chrono::seconds(5);
     // Set by the owner to abort every session now (server shutdown).
     const std::atomic<bool>* abort_now = nullptr;
+    // An IPPROTO_MPTCP socket: the close waits for the DATA_FIN to be
+    // acknowledged (MPTCP_INFO snd_una == write_seq) instead of TCP_CLOSE,
+    // and conclude() reads MPTCP_FULL_INFO into the truth's "mptcp".
+    bool mptcp = false;
 };
 
 class Session {
@@ -65,6 +70,12 @@ class Session {
     std::chrono::steady_clock::time_point last_progress_;
     bool failed_ = false;
     bool send_rst_ = false;
+    bool subflows_acked_ = false;
+    // MPTCP: subflow views taken every kSnapshotEvery of I/O and at EOF.
+    void snapshot(bool force);
+    SubflowSnapshots snapshots_;
+    std::chrono::steady_clock::time_point
+        last_snapshot_{};  // MPTCP: every subflow's unacked reached 0 at the close
 };
 
 // Maps a socket errno to the truth's outcome and closed_by.

@@ -31,6 +31,10 @@ nlohmann::json to_json(const ConnTruth& t) {
     j["tcp_info_at_close"] =
         t.tcp_info && t.tcp_info->length > 0 && t.tcp_info->info.tcpi_state == 7;
     j["tcp_info"] = t.tcp_info ? to_json(*t.tcp_info) : nlohmann::json(nullptr);
+    if (t.is_mptcp) {
+        j["protocol"] = "mptcp";
+        j["mptcp"] = t.mptcp ? *t.mptcp : nlohmann::json(nullptr);
+    }
     return j;
 }
 

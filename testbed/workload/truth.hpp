@@ -29,6 +29,10 @@ struct ConnTruth {
     uint32_t exchanges = 0;  // request/response exchanges completed
     std::string closed_by = "none";
     std::optional<TcpInfoSnapshot> tcp_info;  // null after a failed connect
+    // IPPROTO_MPTCP sockets: "protocol": "mptcp" and the "mptcp" object
+    // (mptcp_info.hpp); null after a failed connect.
+    bool is_mptcp = false;
+    std::optional<nlohmann::json> mptcp;
 };
 
 nlohmann::json to_json(const ConnTruth& t);

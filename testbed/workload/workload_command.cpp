@@ -70,6 +70,7 @@ void add_serve(CLI::App* parent) {
     struct Text : CommonText {
         std::vector<std::string> listen;
         std::string idle_timeout = "5s";
+        bool mptcp = false;
     };
     auto t = std::make_shared<Text>();
     cmd->add_option("--listen", t->listen, "Address to listen on: 198.18.0.2:5001, [fd00::2]:5001")
@@ -80,8 +81,12 @@ void add_serve(CLI::App* parent) {
                     "Reset a connection after this long without progress")
         ->check(kDuration)
         ->capture_default_str();
+    cmd->add_flag("--mptcp", t->mptcp,
+                  "Listen with IPPROTO_MPTCP sockets; truth lines get the connection's "
+                  "MPTCP_FULL_INFO");
     cmd->callback([t] {
         workload::ServerOptions o;
+        o.mptcp = t->mptcp;
         for (const auto& l : t->listen) o.listen.push_back(workload::parse_endpoint(l));
         o.truth_path = t->truth;
         o.host = t->host;
@@ -107,6 +112,7 @@ void add_client(CLI::App* parent) {
                                    response = "1000", user_timeout = "3s", connect_timeout = "5s",
                                    idle_timeout = "30s", expect = "ok";
         uint32_t requests = 10, connections = 1, concurrency = 1;
+        bool mptcp = false;
     };
     auto t = std::make_shared<Text>();
     cmd->add_option("--connect", t->connect, "Server address: 198.18.0.2:5001, [fd00::2]:5001")
@@ -152,8 +158,12 @@ void add_client(CLI::App* parent) {
         ->check(CLI::IsMember(
             {"ok", "refused", "unreachable", "timeout", "reset", "aborted", "error", "any"}))
         ->capture_default_str();
+    cmd->add_flag("--mptcp", t->mptcp,
+                  "Connect with IPPROTO_MPTCP sockets; truth lines get the connection's "
+                  "MPTCP_FULL_INFO");
     cmd->callback([t] {
         workload::ClientOptions o;
+        o.mptcp = t->mptcp;
         o.connect = workload::parse_endpoint(t->connect);
         o.type = *workload::type_from_string(t->type);
         o.direction = *workload::direction_from_string(t->direction);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -52,6 +53,9 @@ class CraftedCapture {
         std::filesystem::remove(path_);
     }
     uint16_t cport = 40001, sport = 5001;
+
+    // TCP options for the next packet added (padded to 4 bytes with NOPs).
+    std::vector<uint8_t> next_options;
 
     void c2s(int64_t ts, uint32_t seq, uint32_t ack, uint8_t flags, uint32_t len = 0) {
         add(ts, true, seq, ack, flags, len);
@@ -118,12 +122,21 @@ class CraftedCapture {
             std::memcpy(&f[l3 + 16], dst, 4);
             l4 = l3 + 20;
         }
-        f.resize(l4 + 20 + len, 0);
+        std::vector<uint8_t> opts = std::move(next_options);
+        next_options.clear();
+        while (opts.size() % 4) opts.push_back(1);
+        const size_t hl = 20 + opts.size();
+        if (v6_)
+            put16(f, l3 + 4, uint16_t(8 + hl + len));
+        else
+            put16(f, l3 + 2, uint16_t(20 + hl + len));
+        f.resize(l4 + hl + len, 0);
+        std::copy(opts.begin(), opts.end(), f.begin() + long(l4 + 20));
         put16(f, l4, from_client ? cport : sport);
         put16(f, l4 + 2, from_client ? sport : cport);
         put32(f, l4 + 4, seq);
         put32(f, l4 + 8, ack);
-        f[l4 + 12] = 5 << 4;
+        f[l4 + 12] = uint8_t((hl / 4) << 4);
         f[l4 + 13] = flags;
         put16(f, l4 + 14, 65535);
         pcap_pkthdr h{};
@@ -531,9 +544,10 @@ TEST(CaptureAnalysis, JsonHasEveryFieldOfTheFormat) {
     EXPECT_EQ(j["pcap_drops"], 3);
     const auto& c = j["connections"].at(0);
     for (const char* k : {"client", "cport", "server", "sport", "first_ns", "last_ns", "syn",
-                          "synack", "handshake_ns", "c2s", "s2c"})
+                          "synack", "handshake_ns", "mptcp", "mptcp_join_token", "c2s", "s2c"})
         EXPECT_TRUE(c.contains(k)) << k;
     EXPECT_TRUE(c["handshake_ns"].is_null());
+    EXPECT_TRUE(c["mptcp"].is_null());
     for (const char* k : {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes",
                           "dup_segs", "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "fin",
                           "fin_retrans", "rst", "rtt", "rtt_rounds"})
@@ -558,4 +572,51 @@ TEST(CaptureAnalysis, UnreadableOrUnsupportedFilesAreErrors) {
     pcap_close(dead);
     EXPECT_THROW(analyse_pcap(path), fc::capture::CaptureError);
     std::filesystem::remove(path);
+}
+
+TEST(CaptureAnalysis, MptcpSynsSayCapableOrJoinWithTheReceiverToken) {
+    for (const bool v6 : {false, true}) {
+        SCOPED_TRACE(v6 ? "IPv6" : "IPv4");
+        CraftedCapture cap(v6 ? "mptcp6" : "mptcp4", v6);
+        // Initial subflow: MSS, then MP_CAPABLE v1 on the SYN (length 4, no key).
+        cap.next_options = {2, 4, 0x05, 0xb4, 30, 4, 0x01, 0x81};
+        cap.c2s(T0, 100, 0, SYN);
+        cap.next_options = {30, 12, 0x01, 0x81, 1, 2,
+                            3,  4,  5,    6,    7, 8};  // SYN-ACK: MP_CAPABLE + key
+        cap.s2c(T0 + MS, 900, 101, SYN | ACK);
+        cap.c2s(T0 + 2 * MS, 101, 901, ACK);
+        // Join subflow from another port: NOPs, then MP_JOIN SYN (length 12):
+        // subtype 1 | B, address id 7, receiver token 0xdeadbeef, nonce.
+        cap.cport = 40002;
+        cap.next_options = {1, 1, 30, 12, 0x10, 7, 0xde, 0xad, 0xbe, 0xef, 9, 9, 9, 9};
+        cap.c2s(T0 + 10 * MS, 5000, 0, SYN);
+        // The SYN-ACK's MP_JOIN (subtype 1 too) does not decide anything.
+        cap.next_options = {30, 16, 0x10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4};
+        cap.s2c(T0 + 11 * MS, 7000, 5001, SYN | ACK);
+        // Plain TCP: SYN with MSS and SACK-permitted only.
+        cap.cport = 40003;
+        cap.next_options = {2, 4, 0x05, 0xb4, 4, 2};
+        cap.c2s(T0 + 20 * MS, 1, 0, SYN);
+        // A data segment carrying option 30 (a DSS) does not make a connection MPTCP.
+        cap.cport = 40004;
+        cap.next_options = {30, 4, 0x20, 0x01};
+        cap.c2s(T0 + 30 * MS, 1, 1, ACK, 10);
+        const Analysis a = cap.analyse();
+        ASSERT_EQ(a.connections.size(), 4u);
+        EXPECT_EQ(a.connections[0].mptcp, "capable");
+        EXPECT_FALSE(a.connections[0].mptcp_join_token);
+        EXPECT_EQ(a.connections[0].handshake_ns, MS);
+        EXPECT_EQ(a.connections[1].cport, 40002);
+        EXPECT_EQ(a.connections[1].mptcp, "join");
+        ASSERT_TRUE(a.connections[1].mptcp_join_token);
+        EXPECT_EQ(*a.connections[1].mptcp_join_token, 0xdeadbeefu);
+        EXPECT_FALSE(a.connections[2].mptcp);
+        EXPECT_FALSE(a.connections[3].mptcp);
+        const auto j = fc::capture::to_json(a);
+        EXPECT_EQ(j["connections"][0]["mptcp"], "capable");
+        EXPECT_EQ(j["connections"][1]["mptcp"], "join");
+        EXPECT_EQ(j["connections"][1]["mptcp_join_token"], 0xdeadbeefu);
+        EXPECT_TRUE(j["connections"][2]["mptcp"].is_null());
+        EXPECT_TRUE(j["connections"][2]["mptcp_join_token"].is_null());
+    }
 }
