@@ -969,7 +969,7 @@ int run_child_inherit(const std::vector<std::string>& argv) {
 
 std::vector<std::string> default_suite(const std::string& source_dir) {
     std::vector<std::string> files;
-    for (const char* sub : {"experiments/tcp", "experiments/dns"}) {
+    for (const char* sub : {"experiments/tcp", "experiments/dns", "experiments/mptcp"}) {
         fs::path dir = sub;
         if (!fs::is_directory(dir)) dir = fs::path(source_dir) / sub;
         std::vector<std::string> here;

@@ -381,10 +381,12 @@ std::vector<MptcpTruth> read_mptcp_truth(const std::string& path) {
         const Field mp = f.at("mptcp");
         if (auto tok = mp.find("token")) t.token = tok->integer();
         t.fallback = mp.at("fallback").boolean();
-        const Field info = mp.at("info");
-        if (!info.v.is_object()) info.fail("expected an object");
-        for (const auto& [k, v] : info.v.items())
-            if (v.is_number()) t.info[k] = v.get<double>();
+        // A client that fell back has no MPTCP_FULL_INFO: info is null.
+        if (auto info = mp.find("info")) {
+            if (!info->v.is_object()) info->fail("expected an object or null");
+            for (const auto& [k, v] : info->v.items())
+                if (v.is_number()) t.info[k] = v.get<double>();
+        }
         const Field sfs = mp.at("subflows");
         for (size_t i = 0; i < sfs.size(); ++i) {
             const Field sf = sfs.index(i);
@@ -393,6 +395,7 @@ std::vector<MptcpTruth> read_mptcp_truth(const std::string& path) {
             s.remote = normalise_addr(sf.at("remote").str());
             s.lport = sf.at("lport").integer();
             s.rport = sf.at("rport").integer();
+            if (auto fin = sf.find("final")) s.final = fin->boolean();
             const Field ti = sf.at("tcp_info");
             if (!ti.v.is_object()) ti.fail("expected an object");
             for (const auto& [k, v] : ti.v.items())

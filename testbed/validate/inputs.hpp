@@ -135,6 +135,9 @@ struct DnsServerQuery {
 struct MptcpSubflowTruth {
     std::string local, remote;
     int64_t lport = 0, rport = 0;
+    // false: the kernel had released the subflow before the final read; its
+    // tcp_info is the last live snapshot and may lag the end.
+    bool final = true;
     std::map<std::string, double> tcp_info;
 };
 struct MptcpTruth {

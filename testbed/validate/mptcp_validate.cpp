@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 
 namespace fc::validate {
 
@@ -204,9 +205,17 @@ class MptcpRep {
             if (!s) continue;
             // TCP_INFO was read before close: the subflow FINs came later,
             // so only data-carrying segment counts are exact.
-            for (const char* k : {"data_segs_out", "data_segs_in"})
+            if (!sf.final) continue;  // a snapshot from before the end: not comparable
+            // A subflow with data still outstanding at the read (a failed
+            // path) goes on retransmitting after it: its data_segs_out is
+            // not final yet.
+            const auto unacked = sf.tcp_info.find("unacked");
+            const bool settled = unacked != sf.tcp_info.end() && unacked->second == 0;
+            for (const char* k : {"data_segs_out", "data_segs_in"}) {
+                if (std::string_view(k) == "data_segs_out" && !settled) continue;
                 if (auto it = sf.tcp_info.find(k); it != sf.tcp_info.end())
                     add(t, s, std::string("subflow_") + k, kFullInfo, sum(*s, k), it->second);
+            }
         }
     }
 };

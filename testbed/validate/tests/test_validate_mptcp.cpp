@@ -85,12 +85,12 @@ MptcpRun consistent() {
                   {"lport", 40000},
                   {"remote", "198.18.3.1"},
                   {"rport", 5001},
-                  {"tcp_info", {{"data_segs_out", 300}, {"data_segs_in", 2}}}});
+                  {"tcp_info", {{"data_segs_out", 300}, {"data_segs_in", 2}, {"unacked", 0}}}});
     sf.push_back({{"local", "198.18.2.1"},
                   {"lport", 40100},
                   {"remote", "198.18.3.1"},
                   {"rport", 5001},
-                  {"tcp_info", {{"data_segs_out", 200}, {"data_segs_in", 1}}}});
+                  {"tcp_info", {{"data_segs_out", 200}, {"data_segs_in", 1}, {"unacked", 0}}}});
     run.truth = {{"host", "client"},
                  {"workload", "bulk"},
                  {"role", "client"},
