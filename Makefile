@@ -1,5 +1,5 @@
 # The project's two commands (see README.md):
-#   make run   install what is missing, build, run the validation suite (TCP, DNS)
+#   make run   install what is missing, build, run the validation suite (TCP, DNS, MPTCP)
 #   make test  install what is missing, build, run every test through ctest
 BUILD ?= build
 JOBS ?= 2
@@ -15,7 +15,7 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job: the validation suite (experiments/tcp/*.toml, experiments/dns/*.toml) through the
+# The main job: the validation suite (experiments/{tcp,dns,mptcp}/*.toml) through the
 # testbed harness; results/<run-id>/ with validation.csv and report.html.
 run: deps build
 	$(BUILD)/flowcorder run

@@ -364,6 +364,13 @@ void parse_mptcp(Fields& top, Experiment& x) {
             if (!seen_id.insert({e.host, e.id}).second)
                 f.fail("id", std::to_string(e.id) + " is already used on " + e.host);
         }
+        if (auto v = f.duration("remove_at")) {
+            if (*v < 0) f.fail("remove_at", "must be >= 0");
+            if (e.at_ns && *v <= *e.at_ns) f.fail("remove_at", "must come after 'at'");
+            // `ip mptcp endpoint delete` names the endpoint by its id.
+            if (!e.id) f.fail("remove_at", "needs an 'id' for the endpoint");
+            e.remove_at_ns = *v;
+        }
         if (!seen_addr.insert({e.host, e.addr}).second)
             f.fail("addr", "'" + e.addr + "' is already an endpoint of " + e.host);
         f.no_unknown_keys();

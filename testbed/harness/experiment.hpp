@@ -97,11 +97,12 @@ struct Workload {
 // the workloads start or `at` after they started.
 struct MptcpEndpoint {
     std::string host;
-    std::string addr;                // an address of that host (no prefix length)
-    std::string dev;                 // the link interface holding addr unless given
-    std::vector<std::string> flags;  // subflow | signal | backup | fullmesh
-    std::optional<int64_t> at_ns;    // since the workloads started
-    int id = 0;                      // 0: the kernel picks one
+    std::string addr;                     // an address of that host (no prefix length)
+    std::string dev;                      // the link interface holding addr unless given
+    std::vector<std::string> flags;       // subflow | signal | backup | fullmesh
+    std::optional<int64_t> at_ns;         // since the workloads started
+    std::optional<int64_t> remove_at_ns;  // deleted then (its subflows close); needs id
+    int id = 0;                           // 0: the kernel picks one
 };
 
 // [[mptcp_limits]]: `ip mptcp limits set` in a host's namespace.

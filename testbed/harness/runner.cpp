@@ -280,6 +280,7 @@ class Repetition {
         for (const MptcpEndpoint& e : x_.mptcp_endpoints) {
             json ej = {{"host", e.host}, {"addr", e.addr}, {"dev", e.dev}, {"flags", e.flags}};
             if (e.id) ej["id"] = e.id;
+            if (e.remove_at_ns) ej["remove_at_ns"] = *e.remove_at_ns;  // deleted in run_workloads
             if (e.at_ns) {
                 ej["at_ns"] = *e.at_ns;  // added in run_workloads
             } else {
@@ -582,6 +583,12 @@ class Repetition {
             }
             for (size_t k = 0; k < x_.mptcp_endpoints.size(); ++k) {
                 const MptcpEndpoint& e = x_.mptcp_endpoints[k];
+                if (e.remove_at_ns && t >= *e.remove_at_ns && !endpoints_removed_.count(k)) {
+                    endpoints_removed_.insert(k);
+                    must({"ip", "-n", naming_.netns(e.host), "mptcp", "endpoint", "delete", "id",
+                          std::to_string(e.id)});
+                    manifest_["mptcp"]["endpoints"][k]["removed_ns"] = now_ns();
+                }
                 if (!e.at_ns || t < *e.at_ns || endpoints_added_.count(k)) continue;
                 endpoints_added_.insert(k);
                 must(endpoint_add_argv(e));
@@ -894,7 +901,7 @@ class Repetition {
     std::vector<HttpServer> http_;  // after servers_: stopped first
     std::vector<std::unique_ptr<DnsServer>> dns_;
     std::vector<std::unique_ptr<MptcpMonitor>> monitors_;
-    std::set<size_t> endpoints_added_;
+    std::set<size_t> endpoints_added_, endpoints_removed_;
     bool stopped_ = false;
 };
 

@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 const std::vector<std::pair<std::string, std::vector<std::string>>> kMptcpCoverage = {
     {"mptcp_data_level",
      {"mptcp_bytes_sent", "mptcp_bytes_received", "mptcp_bytes_acked", "mptcp_bytes_retrans"}},
-    {"mptcp_subflows", {"mptcp_joins", "subflow_marked", "subflow_linked"}},
+    {"mptcp_subflows",
+     {"mptcp_joins", "mptcp_sf_closes", "mptcp_subflows_max", "subflow_marked", "subflow_linked"}},
     {"mptcp_fallback", {"mptcp_fallback"}},
 };
 
@@ -156,13 +157,31 @@ class MptcpRep {
                     *v);
         add(t, &c, "mptcp_fallback", kFullInfo, last(c, "mptcp_fallback"), t.fallback ? 1 : 0);
 
-        // Joins: the path manager's SF_ESTABLISHED events for this token.
+        // Joins, closes and the most subflows at once: the path manager's
+        // events for this token while the connection was open.
         if (auto it = monitor_.find(t.host); it != monitor_.end() && t.token && !t.fallback) {
-            double joins = 0;
-            for (const auto& e : it->second)
-                if (e.token == t.token && e.event == "SF_ESTABLISHED") ++joins;
+            double joins = 0, closes = 0, now = 1, most = 1;
+            for (const auto& e : it->second) {
+                if (e.token != t.token) continue;
+                if (e.event == "CLOSED") break;
+                if (e.event == "SF_ESTABLISHED") {
+                    ++joins;
+                    most = std::max(most, ++now);
+                } else if (e.event == "SF_CLOSED") {
+                    ++closes;
+                    --now;
+                }
+            }
             add(t, &c, "mptcp_joins", kMonitor, sum(c, "mptcp_joins"), joins,
                 "SF_ESTABLISHED events of the connection's token");
+            add(t, &c, "mptcp_sf_closes", kMonitor, sum(c, "mptcp_sf_closes"), closes,
+                "SF_CLOSED events before the connection's CLOSED");
+            double exported_most = 0;
+            for (const auto& p : c.profiles)
+                if (auto k = p.kpi.find("mptcp_subflows_max"); k != p.kpi.end())
+                    exported_most = std::max(exported_most, k->second);
+            add(t, &c, "mptcp_subflows_max", kMonitor, exported_most, most,
+                "the most subflows established at once, from the events");
         }
         // ... and the MP_JOIN handshakes the captures saw during the connection.
         double captured = 0;

@@ -165,6 +165,10 @@ TEST(MptcpSpec, MistakesNameFileLineAndField) {
         {"at = \"1s\"", "at = \"soon\"",
          "x.toml:43: mptcp_endpoint[0].at: 'soon' is not a duration"},
         {"id = 7", "id = 0", "x.toml:44: mptcp_endpoint[0].id: must be 1..255"},
+        {"id = 7", "id = 7\nremove_at = \"1s\"",
+         "x.toml:45: mptcp_endpoint[0].remove_at: must come after 'at'"},
+        {"id = 7", "remove_at = \"2s\"",
+         "x.toml:44: mptcp_endpoint[0].remove_at: needs an 'id' for the endpoint"},
         {"id = 7", "idx = 7", "x.toml:44: mptcp_endpoint[0].idx: unknown field"},
         {"host = \"client\"\naddr", "host = \"switch\"\naddr",
          "x.toml:40: mptcp_endpoint[0].host: no host or router named 'switch'"},
@@ -197,4 +201,13 @@ TEST(MptcpSpec, MistakesNameFileLineAndField) {
     EXPECT_NE(error_of(twice).find("mptcp_endpoint[2].addr: '198.18.2.1' is already an endpoint"),
               std::string::npos)
         << error_of(twice);
+}
+
+TEST(MptcpSpec, EndpointRemovedOnSchedule) {
+    std::string s = kMptcp;
+    s.replace(s.find("id = 7"), 6, "id = 7\nremove_at = \"2500ms\"");
+    const Experiment x = parse_experiment_text(s, "x.toml");
+    ASSERT_TRUE(x.mptcp_endpoints.at(0).remove_at_ns);
+    EXPECT_EQ(*x.mptcp_endpoints.at(0).remove_at_ns, 2'500'000'000);
+    EXPECT_FALSE(x.mptcp_endpoints.at(1).remove_at_ns);
 }

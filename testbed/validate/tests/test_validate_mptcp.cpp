@@ -148,6 +148,8 @@ MptcpRun consistent() {
         c[k]["mptcp_bytes_acked"] = acked[k];
         c[k]["mptcp_bytes_retrans"] = retrans[k];
         c[k]["mptcp_joins"] = joins[k];
+        c[k]["mptcp_sf_closes"] = 0;
+        c[k]["mptcp_subflows_max"] = k == 0 ? 1 : 2;
         run.rows.push_back(c[k]);
     }
     // The two subflows' TCP profiles, marked with the connection.
@@ -207,6 +209,7 @@ TEST_F(ValidateMptcp, ConsistentRunPassesAndCoversEveryGroup) {
           "mptcp:mptcp_bytes_sent/mptcp_full_info", "mptcp:mptcp_bytes_acked/mptcp_full_info",
           "mptcp:mptcp_bytes_retrans/mptcp_full_info", "mptcp:mptcp_fallback/mptcp_full_info",
           "mptcp:mptcp_joins/pm_monitor", "mptcp:mptcp_joins/pcap", "mptcp:subflow_marked/workload",
+          "mptcp:mptcp_sf_closes/pm_monitor", "mptcp:mptcp_subflows_max/pm_monitor",
           "mptcp:subflow_linked/workload", "mptcp:subflow_data_segs_out/mptcp_full_info",
           "mptcp:coverage:mptcp_data_level/any", "mptcp:coverage:mptcp_subflows/any"})
         EXPECT_TRUE(rows.count(want)) << want;
@@ -221,6 +224,16 @@ TEST_F(ValidateMptcp, DataLevelBytesOffByOneFail) {
 TEST_F(ValidateMptcp, MissedJoinFailsAgainstMonitorAndCapture) {
     run.rows[1]["mptcp_joins"] = 0;
     EXPECT_EQ(failing(), (std::set<std::string>{"mptcp_joins/pm_monitor", "mptcp_joins/pcap"}));
+}
+
+TEST_F(ValidateMptcp, SubflowClosedWhileOpenMustBeCounted) {
+    // The path manager closed the joined subflow before the connection ended.
+    run.monitor.push_back({{"t_ns", kBase + 500 * kMs}, {"event", "SF_CLOSED"}, {"token", kToken}});
+    run.monitor.push_back({{"t_ns", kBase + 900 * kMs}, {"event", "CLOSED"}, {"token", kToken}});
+    run.monitor.push_back({{"t_ns", kBase + 901 * kMs}, {"event", "SF_CLOSED"}, {"token", kToken}});
+    EXPECT_EQ(failing(), std::set<std::string>{"mptcp_sf_closes/pm_monitor"});
+    run.rows[2]["mptcp_sf_closes"] = 1;  // the one before CLOSED, not the one after
+    EXPECT_TRUE(failing().empty());
 }
 
 TEST_F(ValidateMptcp, SubflowMarkedWithAnotherConnectionFails) {
