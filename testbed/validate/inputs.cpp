@@ -290,6 +290,7 @@ Capture read_capture(const std::string& path) {
         cc.synack = e.at("synack").number();
         if (auto f = e.find("handshake_ns")) cc.handshake_ns = f->number();
         if (auto f = e.find("mptcp")) cc.mptcp = f->str();
+        if (auto f = e.find("mptcp_join_token")) cc.mptcp_join_token = f->integer();
         cc.c2s = read_dir(e.at("c2s"));
         cc.s2c = read_dir(e.at("s2c"));
         c.connections.push_back(cc);

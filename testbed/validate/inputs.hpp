@@ -91,7 +91,8 @@ struct CaptureConn {
     double syn = 0, synack = 0;
     std::optional<double> handshake_ns;
     DirStats c2s, s2c;
-    std::string mptcp;  // the SYN's option: "capable", "join" or ""
+    std::string mptcp;             // the SYN's option: "capable", "join" or ""
+    int64_t mptcp_join_token = 0;  // an MP_JOIN SYN's receiver token
 };
 
 // One DNS query as the capture saw it: its copies and its reply.

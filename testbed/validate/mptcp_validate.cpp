@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string_view>
+#include <tuple>
 
 namespace fc::validate {
 
@@ -183,9 +184,16 @@ class MptcpRep {
             add(t, &c, "mptcp_subflows_max", kMonitor, exported_most, most,
                 "the most subflows established at once, from the events");
         }
-        // ... and the MP_JOIN handshakes the captures saw during the connection.
+        // ... and the MP_JOIN handshakes the captures saw for it: a join SYN
+        // names the token of the end it joins, this one's or its peer's.
+        std::set<int64_t> tokens;
+        if (t.token) tokens.insert(t.token);
+        for (const auto& p : truth_)
+            if (p.workload == t.workload && p.conn == t.conn && p.role != t.role && p.token)
+                tokens.insert(p.token);
         double captured = 0;
         bool any_capture = false;
+        std::set<std::tuple<std::string, int64_t, std::string, int64_t>> seen;
         for (const auto& l : m_.links)
             for (const auto& [side, stem] : l.captures) {
                 if ((side == "a" ? l.a : l.b) != t.host) continue;
@@ -195,15 +203,13 @@ class MptcpRep {
                 if (cap.pcap_drops > 0) continue;
                 any_capture = true;
                 for (const auto& cc : cap.connections)
-                    if (cc.mptcp == "join" && cc.first_ns >= t.t_start_ns &&
-                        cc.first_ns <= t.t_end_ns &&
-                        (cc.client == t.local || cc.client == t.remote || cc.server == t.local ||
-                         cc.server == t.remote))
+                    if (cc.mptcp == "join" && tokens.count(cc.mptcp_join_token) &&
+                        seen.insert({cc.client, cc.cport, cc.server, cc.sport}).second)
                         ++captured;
             }
-        if (any_capture && !t.fallback)
+        if (any_capture && !t.fallback && !tokens.empty())
             add(t, &c, "mptcp_joins", kPcap, sum(c, "mptcp_joins"), captured,
-                "SYNs with MP_JOIN captured at the host's ends");
+                "SYNs with MP_JOIN for the connection's tokens, captured at the host's ends");
 
         // Each subflow alive at the end: marked with this connection, and its
         // data segments as the subflow's own TCP_INFO counted them.

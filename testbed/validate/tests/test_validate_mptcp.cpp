@@ -122,12 +122,15 @@ MptcpRun consistent() {
         json dir = {{"data_segs", 0},         {"retrans_segs", 0}, {"dup_segs", 0},
                     {"ooo_segs", 0},          {"fin", 1},          {"rst", 0},
                     {"rtt", {{"samples", 0}}}};
-        return json{{"client", client},  {"server", "198.18.3.1"},
-                    {"cport", cport},    {"sport", 5001},
-                    {"first_ns", first}, {"last_ns", first + kMs},
-                    {"syn", 1},          {"synack", 1},
-                    {"mptcp", kind},     {"c2s", dir},
-                    {"s2c", dir}};
+        json j{{"client", client},  {"server", "198.18.3.1"},
+               {"cport", cport},    {"sport", 5001},
+               {"first_ns", first}, {"last_ns", first + kMs},
+               {"syn", 1},          {"synack", 1},
+               {"mptcp", kind},     {"c2s", dir},
+               {"s2c", dir}};
+        // A join SYN names the token of the end it joins (here: ours).
+        if (std::string(kind) == "join") j["mptcp_join_token"] = kToken;
+        return j;
     };
     run.capture = {{"pcap_drops", 0},
                    {"connections",
@@ -234,6 +237,11 @@ TEST_F(ValidateMptcp, SubflowClosedWhileOpenMustBeCounted) {
     EXPECT_EQ(failing(), std::set<std::string>{"mptcp_sf_closes/pm_monitor"});
     run.rows[2]["mptcp_sf_closes"] = 1;  // the one before CLOSED, not the one after
     EXPECT_TRUE(failing().empty());
+}
+
+TEST_F(ValidateMptcp, JoinOfAnotherConnectionIsNotCounted) {
+    run.capture["connections"][1]["mptcp_join_token"] = 1;
+    EXPECT_EQ(failing(), std::set<std::string>{"mptcp_joins/pcap"});
 }
 
 TEST_F(ValidateMptcp, SubflowMarkedWithAnotherConnectionFails) {
