@@ -284,11 +284,16 @@ static __always_inline bool mp_mark_subflow(const struct sock *sk, struct fc_con
     if (!msk)
         return false;
     st->mp.msk = (__u64)(unsigned long)msk;
-    st->mp.token = BPF_CORE_READ(ctx, token);
     st->mp.kind = (BPF_CORE_READ_BITFIELD_PROBED(ctx, request_join) ||
                    BPF_CORE_READ_BITFIELD_PROBED(ctx, mp_join))
                       ? FC_MPTCP_SF_JOIN
                       : FC_MPTCP_SF_INITIAL;
+    /* An active join's context holds the token it joins (the peer's); the
+     * connection's own token is the msk's, set by then. The initial
+     * subflow's context has the local token before the msk does. */
+    st->mp.token = st->mp.kind == FC_MPTCP_SF_JOIN
+                       ? BPF_CORE_READ((const struct mptcp_sock *)msk, token)
+                       : BPF_CORE_READ(ctx, token);
     struct fc_conn_state *mst = lookup(msk);
     st->mp.conn_id = mst ? mst->conn_id : 0;
     if (!mst)

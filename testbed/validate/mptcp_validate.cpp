@@ -18,7 +18,10 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kMptcpCovera
      {"mptcp_bytes_sent", "mptcp_bytes_received", "mptcp_bytes_acked", "mptcp_bytes_retrans"}},
     {"mptcp_subflows",
      {"mptcp_joins", "mptcp_sf_closes", "mptcp_subflows_max", "subflow_marked", "subflow_linked"}},
-    {"mptcp_fallback", {"mptcp_fallback"}},
+    {"mptcp_fallback", {"mptcp_fallback", "close_cause"}},
+    {"mptcp_subflow_tcp",
+     {"subflow_data_segs_out", "subflow_data_segs_in", "subflow_bytes_sent",
+      "subflow_bytes_retrans", "subflow_bytes_acked", "subflow_bytes_received"}},
 };
 
 namespace {
@@ -157,6 +160,11 @@ class MptcpRep {
                 add(t, &c, std::string("mptcp_") + k, kFullInfo, sum(c, std::string("mptcp_") + k),
                     *v);
         add(t, &c, "mptcp_fallback", kFullInfo, last(c, "mptcp_fallback"), t.fallback ? 1 : 0);
+        // An orderly end: FINISHED (4) by DATA_FIN/FIN (cause 1).
+        if (t.outcome == "ok")
+            add(t, &c, "close_cause", kWorkload,
+                static_cast<double>(10 * ps.back().end_state + ps.back().close_cause), 41,
+                "value = 10*end_state + close_cause");
 
         // Joins, closes and the most subflows at once: the path manager's
         // events for this token while the connection was open.
@@ -222,8 +230,10 @@ class MptcpRep {
                     p0.dport == sf.rport)
                     s = a;
             }
-            add(t, s, "subflow_marked", kWorkload,
-                s && last(*s, "mptcp_conn_id") == static_cast<double>(c.flow_id) ? 1 : 0, 1,
+            // Marked: the connection's flowId and its token (as MPTCP_INFO says).
+            const bool marked = s && last(*s, "mptcp_conn_id") == static_cast<double>(c.flow_id) &&
+                                (!t.token || last(*s, "mptcp_token") == static_cast<double>(t.token));
+            add(t, s, "subflow_marked", kWorkload, marked ? 1 : 0, 1,
                 s ? ""
                   : "no marked TCP profile for subflow " + sf.local + ":" +
                         std::to_string(sf.lport));
@@ -236,10 +246,19 @@ class MptcpRep {
             // not final yet.
             const auto unacked = sf.tcp_info.find("unacked");
             const bool settled = unacked != sf.tcp_info.end() && unacked->second == 0;
-            for (const char* k : {"data_segs_out", "data_segs_in"}) {
-                if (std::string_view(k) == "data_segs_out" && !settled) continue;
+            // Payload counters are final once nothing is outstanding; the
+            // byte counters that count a FIN (acked, received) may grow by it.
+            for (const char* k : {"data_segs_out", "data_segs_in", "bytes_sent", "bytes_retrans",
+                                  "bytes_acked", "bytes_received"}) {
+                const std::string_view key(k);
+                const bool outgoing = key == "data_segs_out" || key == "bytes_sent" ||
+                                      key == "bytes_retrans" || key == "bytes_acked";
+                if (outgoing && !settled) continue;
                 if (auto it = sf.tcp_info.find(k); it != sf.tcp_info.end())
-                    add(t, s, std::string("subflow_") + k, kFullInfo, sum(*s, k), it->second);
+                    add(t, s, std::string("subflow_") + k, kFullInfo, sum(*s, k), it->second,
+                        key == "bytes_acked" || key == "bytes_received"
+                            ? "TCP_INFO before the subflow's FIN, which these count"
+                            : "");
             }
         }
     }

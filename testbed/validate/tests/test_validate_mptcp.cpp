@@ -85,12 +85,22 @@ MptcpRun consistent() {
                   {"lport", 40000},
                   {"remote", "198.18.3.1"},
                   {"rport", 5001},
-                  {"tcp_info", {{"data_segs_out", 300}, {"data_segs_in", 2}, {"unacked", 0}}}});
+                  {"tcp_info",
+                   {{"data_segs_out", 300},
+                    {"data_segs_in", 2},
+                    {"unacked", 0},
+                    {"bytes_sent", 430000},
+                    {"bytes_acked", 430000}}}});
     sf.push_back({{"local", "198.18.2.1"},
                   {"lport", 40100},
                   {"remote", "198.18.3.1"},
                   {"rport", 5001},
-                  {"tcp_info", {{"data_segs_out", 200}, {"data_segs_in", 1}, {"unacked", 0}}}});
+                  {"tcp_info",
+                   {{"data_segs_out", 200},
+                    {"data_segs_in", 1},
+                    {"unacked", 0},
+                    {"bytes_sent", 270000},
+                    {"bytes_acked", 270000}}}});
     run.truth = {{"host", "client"},
                  {"workload", "bulk"},
                  {"role", "client"},
@@ -165,6 +175,10 @@ MptcpRun consistent() {
         b["data_segs_out"] = out[s] - out[s] / 2;
         a["data_segs_in"] = 0;
         b["data_segs_in"] = in[s];
+        a["bytes_sent"] = 1000;
+        b["bytes_sent"] = (s == 0 ? 430000 : 270000) - 1000;
+        a["bytes_acked"] = 1;  // the SYN
+        b["bytes_acked"] = (s == 0 ? 430000 : 270000);  // and the FIN, after the read
         for (json* p : {&a, &b}) {
             (*p)["mptcp_subflow"] = s + 1;
             (*p)["mptcp_conn_id"] = kConnFlow;
@@ -214,7 +228,9 @@ TEST_F(ValidateMptcp, ConsistentRunPassesAndCoversEveryGroup) {
           "mptcp:mptcp_joins/pm_monitor", "mptcp:mptcp_joins/pcap", "mptcp:subflow_marked/workload",
           "mptcp:mptcp_sf_closes/pm_monitor", "mptcp:mptcp_subflows_max/pm_monitor",
           "mptcp:subflow_linked/workload", "mptcp:subflow_data_segs_out/mptcp_full_info",
-          "mptcp:coverage:mptcp_data_level/any", "mptcp:coverage:mptcp_subflows/any"})
+          "mptcp:coverage:mptcp_data_level/any", "mptcp:coverage:mptcp_subflows/any",
+          "mptcp:subflow_bytes_sent/mptcp_full_info", "mptcp:subflow_bytes_acked/mptcp_full_info",
+          "mptcp:close_cause/workload", "mptcp:coverage:mptcp_subflow_tcp/any"})
         EXPECT_TRUE(rows.count(want)) << want;
     for (const auto& row : r.rows) EXPECT_NE(row.protocol, "tcp") << row.kpi;
 }
@@ -239,6 +255,12 @@ TEST_F(ValidateMptcp, SubflowClosedWhileOpenMustBeCounted) {
     EXPECT_TRUE(failing().empty());
 }
 
+TEST_F(ValidateMptcp, SubflowWithThePeersTokenIsNotMarkedRight) {
+    for (auto& r : run.rows)
+        if (r["flow_id"] == 21) r["mptcp_token"] = 4242;  // the token it joined, not ours
+    EXPECT_EQ(failing(), std::set<std::string>{"subflow_marked/workload"});
+}
+
 TEST_F(ValidateMptcp, JoinOfAnotherConnectionIsNotCounted) {
     run.capture["connections"][1]["mptcp_join_token"] = 1;
     EXPECT_EQ(failing(), std::set<std::string>{"mptcp_joins/pcap"});
@@ -249,6 +271,11 @@ TEST_F(ValidateMptcp, SubflowMarkedWithAnotherConnectionFails) {
         if (r["flow_id"] == 21) r["mptcp_conn_id"] = 99;
     EXPECT_EQ(failing(),
               (std::set<std::string>{"subflow_marked/workload", "subflow_linked/workload"}));
+}
+
+TEST_F(ValidateMptcp, SubflowBytesSentOffByOneFails) {
+    run.rows[3]["bytes_sent"] = 1001;
+    EXPECT_EQ(failing(), std::set<std::string>{"subflow_bytes_sent/mptcp_full_info"});
 }
 
 TEST_F(ValidateMptcp, SubflowDataSegmentsMiscountedFail) {
