@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "support/netns.hpp"
+#include "workload_child.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -31,63 +32,7 @@ namespace {
 constexpr uint64_t kHeader = 32;  // protocol.hpp
 constexpr uint64_t kBytes = 4'000'000;
 
-// `ip netns exec NS flowcorder workload ARGS...`; stopped when the test ends.
-class Proc {
-  public:
-    Proc(const std::string& ns, const std::vector<std::string>& args, const fs::path& log)
-        : log_(log) {
-        std::vector<std::string> argv{"ip", "netns", "exec", ns, FC_FLOWCORDER_BIN, "workload"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        pid_ = fork();
-        if (pid_ == 0) {
-            const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            std::vector<char*> a;
-            for (auto& s : argv) a.push_back(s.data());
-            a.push_back(nullptr);
-            execvp("ip", a.data());
-            _exit(127);
-        }
-    }
-    ~Proc() {
-        if (pid_ > 0) {
-            kill(pid_, SIGKILL);
-            waitpid(pid_, nullptr, 0);
-        }
-    }
-    Proc(const Proc&) = delete;
-    Proc& operator=(const Proc&) = delete;
-    std::string output() const {
-        std::ifstream in(log_);
-        return std::string(std::istreambuf_iterator<char>(in), {});
-    }
-    bool wait_ready() {
-        for (auto end = Clock::now() + 5s; Clock::now() < end; std::this_thread::sleep_for(10ms))
-            if (output().find("ready\n") != std::string::npos) return true;
-        return false;
-    }
-    // Exit status, -1 if still running after `timeout`.
-    int wait(std::chrono::milliseconds timeout) {
-        for (auto end = Clock::now() + timeout; Clock::now() < end;
-             std::this_thread::sleep_for(5ms)) {
-            int st = 0;
-            if (waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            }
-        }
-        return -1;
-    }
-    int terminate() {
-        kill(pid_, SIGTERM);
-        return wait(8s);
-    }
-
-  private:
-    fs::path log_;
-    pid_t pid_ = -1;
-};
+using fc::workload::test::Child;
 
 std::vector<json> read_lines(const fs::path& p) {
     std::vector<json> out;
@@ -125,9 +70,9 @@ class WorkloadMptcp : public ::testing::Test {
                                           "--workload",
                                           "bulk"};
         if (server_mptcp) sargs.push_back("--mptcp");
-        Proc server(topo_.server_ns(), sargs, dir_ / "server.log");
+        Child server(topo_.server_ns(), sargs, dir_ / "server.log");
         EXPECT_TRUE(server.wait_ready()) << server.output();
-        Proc client(
+        Child client(
             topo_.client_ns(),
             {"client", "--connect", std::string(topo_.kServerV4) + ":" + port_, "--type", "bulk",
              "--bytes", std::to_string(kBytes), "--truth", (dir_ / "client.jsonl").string(),
