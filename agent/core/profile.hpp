@@ -51,4 +51,9 @@ struct MeanVar {
 };
 MeanVar window_mean_var(uint64_t d_samples, uint64_t d_sum, uint64_t d_sumsq);
 
+// A counter's change over a window. Kernel u32 counters wrap: the difference
+// modulo 2^32 is the window's count; a u64 counter that went back gives 0.
+inline uint64_t delta32(uint32_t a, uint32_t b) { return static_cast<uint32_t>(b - a); }
+inline uint64_t delta64(uint64_t a, uint64_t b) { return b >= a ? b - a : 0; }
+
 }  // namespace fc

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/profile.hpp"
 #include "tcp/tcp_kpis.hpp"
 #include "tcp/tcp_profiler.hpp"
 
@@ -12,21 +13,14 @@ namespace fc::mptcp {
 
 using ipfix::FieldKey;
 
-namespace {
-
-uint64_t d32(uint32_t a, uint32_t b) { return static_cast<uint32_t>(b - a); }
-uint64_t d64(uint64_t a, uint64_t b) { return b >= a ? b - a : 0; }
-
-}  // namespace
-
 void fill_kpis(const fc_mptcp_snapshot& a, const fc_mptcp_snapshot& b, uint16_t subflows_max,
                ipfix::Record& r) {
-    r.set(FieldKey::MPTCP_BYTES_SENT, d64(a.bytes_sent, b.bytes_sent));
-    r.set(FieldKey::MPTCP_BYTES_RECEIVED, d64(a.bytes_received, b.bytes_received));
-    r.set(FieldKey::MPTCP_BYTES_ACKED, d64(a.bytes_acked, b.bytes_acked));
-    r.set(FieldKey::MPTCP_BYTES_RETRANS, d64(a.bytes_retrans, b.bytes_retrans));
-    r.set(FieldKey::MPTCP_JOINS, d32(a.c.joins, b.c.joins));
-    r.set(FieldKey::MPTCP_SF_CLOSES, d32(a.c.sf_closed, b.c.sf_closed));
+    r.set(FieldKey::MPTCP_BYTES_SENT, delta64(a.bytes_sent, b.bytes_sent));
+    r.set(FieldKey::MPTCP_BYTES_RECEIVED, delta64(a.bytes_received, b.bytes_received));
+    r.set(FieldKey::MPTCP_BYTES_ACKED, delta64(a.bytes_acked, b.bytes_acked));
+    r.set(FieldKey::MPTCP_BYTES_RETRANS, delta64(a.bytes_retrans, b.bytes_retrans));
+    r.set(FieldKey::MPTCP_JOINS, delta32(a.c.joins, b.c.joins));
+    r.set(FieldKey::MPTCP_SF_CLOSES, delta32(a.c.sf_closed, b.c.sf_closed));
     r.set(FieldKey::MPTCP_SUBFLOWS, b.c.subflows);
     r.set(FieldKey::MPTCP_SUBFLOWS_MAX, std::max<uint16_t>(subflows_max, b.c.subflows));
     r.set(FieldKey::MPTCP_FALLBACK, b.c.fallback);

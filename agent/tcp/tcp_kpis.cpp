@@ -10,31 +10,25 @@ namespace fc::tcp {
 
 using ipfix::FieldKey;
 
-namespace {
-// Kernel u32 counters wrap; the difference modulo 2^32 is the window's count.
-uint64_t d32(uint32_t a, uint32_t b) { return static_cast<uint32_t>(b - a); }
-uint64_t d64(uint64_t a, uint64_t b) { return b >= a ? b - a : 0; }
-}  // namespace
-
 void fill_kpis(const fc_tcp_snapshot& a, const fc_tcp_snapshot& b, bool opening_window,
                ipfix::Record& r) {
-    r.set(FieldKey::BYTES_ACKED, d64(a.bytes_acked, b.bytes_acked));
-    r.set(FieldKey::BYTES_RECEIVED, d64(a.bytes_received, b.bytes_received));
-    r.set(FieldKey::BYTES_SENT, d64(a.bytes_sent, b.bytes_sent));
-    r.set(FieldKey::BYTES_RETRANS, d64(a.bytes_retrans, b.bytes_retrans));
-    r.set(FieldKey::SEGS_OUT, d32(a.segs_out, b.segs_out));
-    r.set(FieldKey::SEGS_IN, d32(a.segs_in, b.segs_in));
-    r.set(FieldKey::DATA_SEGS_OUT, d32(a.data_segs_out, b.data_segs_out));
-    r.set(FieldKey::DATA_SEGS_IN, d32(a.data_segs_in, b.data_segs_in));
-    const uint64_t retrans = d32(a.total_retrans, b.total_retrans);
+    r.set(FieldKey::BYTES_ACKED, delta64(a.bytes_acked, b.bytes_acked));
+    r.set(FieldKey::BYTES_RECEIVED, delta64(a.bytes_received, b.bytes_received));
+    r.set(FieldKey::BYTES_SENT, delta64(a.bytes_sent, b.bytes_sent));
+    r.set(FieldKey::BYTES_RETRANS, delta64(a.bytes_retrans, b.bytes_retrans));
+    r.set(FieldKey::SEGS_OUT, delta32(a.segs_out, b.segs_out));
+    r.set(FieldKey::SEGS_IN, delta32(a.segs_in, b.segs_in));
+    r.set(FieldKey::DATA_SEGS_OUT, delta32(a.data_segs_out, b.data_segs_out));
+    r.set(FieldKey::DATA_SEGS_IN, delta32(a.data_segs_in, b.data_segs_in));
+    const uint64_t retrans = delta32(a.total_retrans, b.total_retrans);
     r.set(FieldKey::RETRANS_SEGS, retrans);
     r.set(FieldKey::SYN_RETRANS, opening_window ? retrans : 0);
-    r.set(FieldKey::LOST_SEGS, d32(a.lost, b.lost));
+    r.set(FieldKey::LOST_SEGS, delta32(a.lost, b.lost));
     r.set(FieldKey::LOST_OUT_END, b.lost_out);
 
-    const MeanVar rtt = window_mean_var(d64(a.anc.rtt_samples, b.anc.rtt_samples),
-                                        d64(a.anc.rtt_sum_us, b.anc.rtt_sum_us),
-                                        d64(a.anc.rtt_sumsq_us2, b.anc.rtt_sumsq_us2));
+    const MeanVar rtt = window_mean_var(delta64(a.anc.rtt_samples, b.anc.rtt_samples),
+                                        delta64(a.anc.rtt_sum_us, b.anc.rtt_sum_us),
+                                        delta64(a.anc.rtt_sumsq_us2, b.anc.rtt_sumsq_us2));
     r.set(FieldKey::RTT_SAMPLES, rtt.samples);
     r.set(FieldKey::RTT_MEAN_US, rtt.mean);
     r.set(FieldKey::RTT_VAR_US2, rtt.variance);
@@ -42,17 +36,17 @@ void fill_kpis(const fc_tcp_snapshot& a, const fc_tcp_snapshot& b, bool opening_
     r.set(FieldKey::RTTVAR_US_END, b.rttvar_us);
     r.set(FieldKey::MIN_RTT_US_END, b.min_rtt_us == ~0u ? 0 : b.min_rtt_us);
 
-    r.set(FieldKey::DUP_SEGS_IN, d64(a.anc.dup_segs_in, b.anc.dup_segs_in));
-    r.set(FieldKey::OOO_SEGS_IN, d32(a.rcv_ooopack, b.rcv_ooopack));
-    const MeanVar ooo = window_mean_var(d64(a.anc.ooo_samples, b.anc.ooo_samples),
-                                        d64(a.anc.ooo_dist_sum, b.anc.ooo_dist_sum),
-                                        d64(a.anc.ooo_dist_sumsq, b.anc.ooo_dist_sumsq));
+    r.set(FieldKey::DUP_SEGS_IN, delta64(a.anc.dup_segs_in, b.anc.dup_segs_in));
+    r.set(FieldKey::OOO_SEGS_IN, delta32(a.rcv_ooopack, b.rcv_ooopack));
+    const MeanVar ooo = window_mean_var(delta64(a.anc.ooo_samples, b.anc.ooo_samples),
+                                        delta64(a.anc.ooo_dist_sum, b.anc.ooo_dist_sum),
+                                        delta64(a.anc.ooo_dist_sumsq, b.anc.ooo_dist_sumsq));
     r.set(FieldKey::OOO_DIST_SAMPLES, ooo.samples);
     r.set(FieldKey::OOO_DIST_MEAN, ooo.mean);
     r.set(FieldKey::OOO_DIST_VAR, ooo.variance);
-    r.set(FieldKey::RTO_STALLS, d64(a.anc.rto_count, b.anc.rto_count));
-    r.set(FieldKey::DSACK_DUPS, d32(a.dsack_dups, b.dsack_dups));
-    r.set(FieldKey::REORD_SEEN, d32(a.reord_seen, b.reord_seen));
+    r.set(FieldKey::RTO_STALLS, delta64(a.anc.rto_count, b.anc.rto_count));
+    r.set(FieldKey::DSACK_DUPS, delta32(a.dsack_dups, b.dsack_dups));
+    r.set(FieldKey::REORD_SEEN, delta32(a.reord_seen, b.reord_seen));
 }
 
 namespace {

@@ -226,10 +226,13 @@ Manifest read_manifest(const std::string& path) {
     return m;
 }
 
-std::vector<TruthConn> read_truth(const std::string& path) {
+// One value per non-blank line of a JSON Lines file; errors name file:line.
+namespace {
+template <typename T, typename Fn>
+std::vector<T> read_jsonl(const std::string& path, Fn&& one) {
     std::ifstream in(path);
     if (!in) throw InputError(path + ": cannot open");
-    std::vector<TruthConn> out;
+    std::vector<T> out;
     std::string line;
     for (int lineno = 1; std::getline(in, line); ++lineno) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -240,7 +243,14 @@ std::vector<TruthConn> read_truth(const std::string& path) {
         } catch (const json::parse_error& e) {
             throw InputError(where + ": not JSON: " + e.what());
         }
-        const Field f{where, "", doc};
+        out.push_back(one(Field{where, "", doc}));
+    }
+    return out;
+}
+}  // namespace
+
+std::vector<TruthConn> read_truth(const std::string& path) {
+    return read_jsonl<TruthConn>(path, [&](const Field& f) {
         TruthConn t;
         t.file = path;
         t.host = f.at("host").str();
@@ -265,9 +275,8 @@ std::vector<TruthConn> read_truth(const std::string& path) {
             for (const auto& [key, _] : ti->v.items()) values[key] = ti->at(key).number();
             t.tcp_info = std::move(values);
         }
-        out.push_back(std::move(t));
-    }
-    return out;
+        return t;
+    });
 }
 
 Capture read_capture(const std::string& path) {
@@ -321,28 +330,6 @@ Capture read_capture(const std::string& path) {
     }
     return c;
 }
-
-namespace {
-template <typename T, typename Fn>
-std::vector<T> read_jsonl(const std::string& path, Fn&& one) {
-    std::ifstream in(path);
-    if (!in) throw InputError(path + ": cannot open");
-    std::vector<T> out;
-    std::string line;
-    for (int lineno = 1; std::getline(in, line); ++lineno) {
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        const std::string where = path + ":" + std::to_string(lineno);
-        json doc;
-        try {
-            doc = json::parse(line);
-        } catch (const json::parse_error& e) {
-            throw InputError(where + ": not JSON: " + e.what());
-        }
-        out.push_back(one(Field{where, "", doc}));
-    }
-    return out;
-}
-}  // namespace
 
 std::vector<DnsLookupTruth> read_dns_truth(const std::string& path) {
     return read_jsonl<DnsLookupTruth>(path, [&](const Field& f) {
