@@ -120,7 +120,7 @@ struct Experiment {
     std::string name, description;
     uint64_t seed = 1;
     uint32_t repetitions = 1;
-    int64_t timeout_ns = 60'000'000'000;  // per repetition
+    int64_t timeout_ns = 0;  // per repetition; 0: derived from the experiment (budget.hpp)
     std::string collector_transport = "tcp";
     std::vector<Node> nodes;
     std::vector<Link> links;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "repeat.hpp"
 #include "runner.hpp"
 
 namespace fc::cli {
@@ -37,7 +38,13 @@ void add_run_command(CLI::App& app) {
         ->capture_default_str();
     run->add_flag("--no-validate", *no_validate,
                   "Run only; validate later with flowcorder validate");
-    run->callback([o, no_validate] {
+    auto repeat = std::make_shared<unsigned>(1);
+    run->add_option("--repeat", *repeat,
+                    "Run the experiments N times, each round in <results>/<run-id>/round-K, and "
+                    "report each verdict's pass rate (<results>/<run-id>/repeat.csv)")
+        ->check(CLI::Range(1u, 1000u))
+        ->capture_default_str();
+    run->callback([o, no_validate, repeat] {
         if (geteuid() != 0) {
             std::fprintf(stderr, "flowcorder run: needs root (namespaces, BPF)\n");
             throw CLI::RuntimeError(2);
@@ -45,7 +52,8 @@ void add_run_command(CLI::App& app) {
         o->flowcorder = self_exe();
         o->source_dir = FC_SOURCE_DIR;
         o->validate = !*no_validate;
-        const int rc = harness::run_experiments(*o);
+        const int rc =
+            *repeat > 1 ? harness::run_repeated(*o, *repeat) : harness::run_experiments(*o);
         if (rc) throw CLI::RuntimeError(rc);
     });
 

@@ -26,6 +26,7 @@
 #include <sstream>
 #include <thread>
 
+#include "budget.hpp"
 #include "dns_workload.hpp"
 #include "experiment.hpp"
 #include "http_workload.hpp"
@@ -168,6 +169,8 @@ class Repetition {
         for (const auto& [k, t] : x_.tolerances)
             tol[k] = {{"abs", t.abs}, {"rel", t.rel}, {"share", t.share}};
         manifest_["tolerances"] = tol;
+        budget_ = derive_budget(x_);
+        record_budget();
         std::vector<std::string> problems;
         try {
             build();
@@ -401,6 +404,55 @@ class Repetition {
         return {"ip", "netns", "exec", naming_.netns(node), fc()};
     }
 
+    struct Pending {
+        const Workload* w;
+        std::vector<std::unique_ptr<Child>> cs;  // http: one ab per concurrent slot
+        bool started = false, done = false;
+    };
+
+    int64_t silence_ns(const std::string& workload) const {
+        for (const auto& wb : budget_.workloads)
+            if (wb.workload == workload) return static_cast<int64_t>(wb.silence_s * 1e9);
+        return 0;
+    }
+
+    // The deadline passed: the clients still running abort what they have
+    // open (SIGTERM: RST, truth lines with outcome "aborted"), so their
+    // connections are validated for what they did; SIGKILL only if one hangs.
+    void abort_overdue(std::vector<Pending>& clients, std::vector<std::string>& problems) {
+        std::vector<Child*> overdue;
+        for (auto& p : clients) {
+            if (!p.started || p.done) continue;
+            p.done = true;
+            for (auto& c : p.cs)
+                if (c->running()) overdue.push_back(c.get());
+            std::string why;
+            for (const auto& wb : budget_.workloads)
+                if (wb.workload == p.w->name) why = wb.why;
+            problems.push_back(
+                "workload " + p.w->name + ": still running after its budget of " +
+                secs(deadline_ns_) +
+                (budget_.from_file ? " (the experiment's timeout)" : " (derived: " + why + ")") +
+                "; aborted, its open connections recorded as aborted");
+        }
+        for (Child* c : overdue) ::kill(c->pid(), SIGTERM);
+        for (Child* c : overdue) c->stop(SIGTERM, 10s);  // SIGKILL after 10 s
+    }
+
+    void record_budget() {
+        json bj = {{"total_s", budget_.total_s}, {"from_file", budget_.from_file}};
+        json ws = json::array();
+        for (const auto& wb : budget_.workloads)
+            ws.push_back({{"workload", wb.workload},
+                          {"expected_s", wb.expected_s},
+                          {"silence_s", wb.silence_s},
+                          {"budget_s", wb.budget_s},
+                          {"why", wb.why}});
+        bj["workloads"] = ws;
+        manifest_["budget"] = bj;
+        deadline_ns_ = static_cast<int64_t>(budget_.total_s * 1e9);
+    }
+
     void run_workloads(std::vector<std::string>& problems) {
         json wls = json::array();
         // Servers first, one per workload that listens.
@@ -456,8 +508,11 @@ class Repetition {
                 const std::string server_truth = truth_path(w, true);
                 (w.mptcp() && w.server_mptcp ? mptcp_truth : truth).push_back(server_truth);
                 auto argv = in_netns(w.server);
+                // Idle longer than any silence the path can cause (budget.hpp),
+                // so a healthy connection is never aborted by its own server.
                 const int64_t idle =
-                    std::max<int64_t>(w.user_timeout_ns, 3'000'000'000) + 2'000'000'000;
+                    std::max<int64_t>({w.user_timeout_ns, 3'000'000'000, silence_ns(w.name)}) +
+                    2'000'000'000;
                 argv.insert(argv.end(),
                             {"workload", "serve", "--listen", endpoint(w.server_addr, w.port),
                              "--truth", dir_ / server_truth, "--host", w.server, "--workload",
@@ -487,11 +542,6 @@ class Repetition {
         for (auto& d : dns_) d->wait_ready(10s);
         warm_neighbours();
 
-        struct Pending {
-            const Workload* w;
-            std::vector<std::unique_ptr<Child>> cs;  // http: one ab per concurrent slot
-            bool started = false, done = false;
-        };
         std::vector<Pending> clients;
         for (const Workload& w : x_.workloads) clients.push_back({&w, {}});
         struct Change {
@@ -508,6 +558,8 @@ class Repetition {
                          [](const Change& a, const Change& b) { return a.at < b.at; });
         size_t next_change = 0;
 
+        progress_.step("workloads start, budget " + secs(deadline_ns_) +
+                       (budget_.from_file ? " (the file's timeout)" : " (derived)"));
         const int64_t t0 = now_ns();
         manifest_["t_start_ns"] = t0;
         json applied = json::array();
@@ -544,36 +596,40 @@ class Repetition {
                     continue;
                 }
                 auto argv = in_netns(w.client);
-                argv.insert(argv.end(), {"workload",
-                                         "client",
-                                         "--connect",
-                                         endpoint(w.server_addr, w.port),
-                                         "--type",
-                                         workload_type_name(w.type),
-                                         "--truth",
-                                         dir_ / truth_path(w, false),
-                                         "--host",
-                                         w.client,
-                                         "--workload",
-                                         w.name,
-                                         "--connections",
-                                         std::to_string(w.connections),
-                                         "--concurrency",
-                                         std::to_string(w.concurrency),
-                                         "--bytes",
-                                         std::to_string(w.bytes),
-                                         "--direction",
-                                         w.direction,
-                                         "--request",
-                                         std::to_string(w.request),
-                                         "--response",
-                                         std::to_string(w.response),
-                                         "--requests",
-                                         std::to_string(w.requests),
-                                         "--expect",
-                                         w.expect,
-                                         "--connect-timeout",
-                                         secs(w.connect_timeout_ns)});
+                argv.insert(
+                    argv.end(),
+                    {"workload",
+                     "client",
+                     "--connect",
+                     endpoint(w.server_addr, w.port),
+                     "--type",
+                     workload_type_name(w.type),
+                     "--truth",
+                     dir_ / truth_path(w, false),
+                     "--host",
+                     w.client,
+                     "--workload",
+                     w.name,
+                     "--connections",
+                     std::to_string(w.connections),
+                     "--concurrency",
+                     std::to_string(w.concurrency),
+                     "--bytes",
+                     std::to_string(w.bytes),
+                     "--direction",
+                     w.direction,
+                     "--request",
+                     std::to_string(w.request),
+                     "--response",
+                     std::to_string(w.response),
+                     "--requests",
+                     std::to_string(w.requests),
+                     "--expect",
+                     w.expect,
+                     "--connect-timeout",
+                     secs(w.connect_timeout_ns),
+                     "--idle-timeout",
+                     secs(std::max<int64_t>(30'000'000'000, silence_ns(w.name) + 2'000'000'000))});
                 if (w.user_timeout_ns > 0)
                     argv.insert(argv.end(), {"--user-timeout", secs(w.user_timeout_ns)});
                 if (w.mptcp()) argv.push_back("--mptcp");
@@ -620,14 +676,8 @@ class Repetition {
                 }
                 done += p.done;
             }
-            if (t > x_.timeout_ns) {
-                for (auto& p : clients)
-                    if (p.started && !p.done) {
-                        for (auto& c : p.cs) c->stop(SIGKILL, 1s);
-                        p.done = true;
-                        problems.push_back("workload " + p.w->name + ": still running after " +
-                                           secs(x_.timeout_ns) + " (experiment timeout); killed");
-                    }
+            if (t > deadline_ns_) {
+                abort_overdue(clients, problems);
                 break;
             }
             if (mono_s() - last_print > 2) {
@@ -665,7 +715,7 @@ class Repetition {
         }
         for (auto& d : dns_)
             for (const auto& p : d->stop()) problems.push_back(p);
-        std::this_thread::sleep_for(300ms);
+        wait_connections_closed(10s);
         for (auto& a : agents_) {
             const int st = a->stop(SIGINT, 15s);
             if (st != 0) problems.push_back(a->name() + " exited with " + std::to_string(st));
@@ -681,6 +731,41 @@ class Repetition {
         }
         manifest_["t_end_ns"] = now_ns();
         for (const auto& [name, path] : controls_) ::unlink(path.c_str());
+    }
+
+    // TCP sockets of the agents' hosts that still have a transition to come
+    // (not listening, not in TIME_WAIT: the agent saw their close already).
+    std::vector<std::string> open_connections() const {
+        std::vector<std::string> open;
+        for (const Node& n : x_.nodes) {
+            if (!n.agent) continue;
+            const auto r =
+                impair::run_cmd({"ip", "netns", "exec", naming_.netns(n.name), "ss", "-Htan"});
+            std::istringstream in(r.output);
+            for (std::string line; std::getline(in, line);) {
+                std::istringstream words(line);
+                std::string state;
+                words >> state;
+                if (state.empty() || state == "LISTEN" || state == "TIME-WAIT" ||
+                    state == "SYN-RECV")
+                    continue;
+                open.push_back(n.name + ": " + line);
+            }
+        }
+        return open;
+    }
+
+    // Stop the agents only once every connection has made its last
+    // transition, instead of sleeping and hoping it did.
+    void wait_connections_closed(std::chrono::milliseconds timeout) {
+        const double t0 = mono_s();
+        std::vector<std::string> open = open_connections();
+        while (!open.empty() && mono_s() - t0 < timeout.count() / 1e3) {
+            std::this_thread::sleep_for(50ms);
+            open = open_connections();
+        }
+        manifest_["connections_closed_wait_s"] = mono_s() - t0;
+        if (!open.empty()) manifest_["connections_open_at_agent_stop"] = open;
     }
 
     void analyse_captures(std::vector<std::string>& problems) {
@@ -903,6 +988,8 @@ class Repetition {
     std::vector<std::unique_ptr<MptcpMonitor>> monitors_;
     std::set<size_t> endpoints_added_, endpoints_removed_;
     bool stopped_ = false;
+    Budget budget_;
+    int64_t deadline_ns_ = 0;
 };
 
 // Command lines of the other `flowcorder <word>` processes.
