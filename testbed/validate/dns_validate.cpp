@@ -86,6 +86,7 @@ class DnsRep {
         : m_(m), lookups_(lookups), server_(server_log), agent_(agent), r_(r) {}
 
     void run() {
+        load_addresses();
         load_captures();
         load_logs();
         std::set<const DnsProfile*> used;
@@ -118,7 +119,12 @@ class DnsRep {
     Result& r_;
     std::map<std::string, HostCaptures> captures_;  // by host
     std::vector<impair::LogRecord> log_;            // UDP/53 records of every impaired link
-    bool have_log_ = false;
+    // The same records by the hosts at the ends of their link: a query's
+    // copies are counted on its sender's own link, since a later hop carries
+    // only the copies that survived the earlier ones.
+    std::map<std::string, std::vector<impair::LogRecord>> log_by_host_;
+    // Each host's addresses on its links (the manifest's a_addr/b_addr).
+    std::map<std::string, std::set<std::string>> addrs_;
 
     void add(const std::string& host, const std::string& workload, int64_t conn,
              const DnsProfile* p, const std::string& kpi, const std::string& source,
@@ -139,6 +145,31 @@ class DnsRep {
         d.truth = truth;
         d.note = std::move(note);
         r_.details.push_back(std::move(d));
+    }
+
+    void load_addresses() {
+        for (const auto& l : m_.links) {
+            for (const auto& a : l.a_addr) addrs_[l.a].insert(a);
+            for (const auto& a : l.b_addr) addrs_[l.b].insert(a);
+        }
+    }
+
+    // Whether the host itself sent this captured query. The wire view is the
+    // sender's: the probe reports a query leaving a socket for port 53 and
+    // the replies reaching that socket (dns_monitor.bpf.c), so a query the
+    // host received (it runs the DNS server) or forwarded (a router) is in
+    // its end's capture but never in its agent's profiles.
+    bool sent_by(const std::string& host, const CaptureDnsQuery& q) const {
+        const auto own = addrs_.find(host);
+        if (own == addrs_.end()) return true;  // a manifest without addresses: as before
+        if (own->second.count(q.client)) return true;
+        if (own->second.count(q.server)) return false;  // the host answered it
+        // Neither end is the host's: another node sent it through this one,
+        // or it left from an address the manifest does not list (link-local,
+        // autoconfigured), which stays judged.
+        for (const auto& [other, a] : addrs_)
+            if (other != host && a.count(q.client)) return false;
+        return true;
     }
 
     void load_captures() {
@@ -164,8 +195,11 @@ class DnsRep {
             if (!fs::exists(path)) continue;
             try {
                 for (const auto& rec : impair::read_log(path).records)
-                    if (rec.proto == 17 && rec.has_dns_id) log_.push_back(rec);
-                have_log_ = true;
+                    if (rec.proto == 17 && rec.has_dns_id) {
+                        log_.push_back(rec);
+                        log_by_host_[l.a].push_back(rec);
+                        log_by_host_[l.b].push_back(rec);
+                    }
             } catch (const std::exception& e) {
                 throw InputError(path + ": " + e.what());
             }
@@ -203,8 +237,8 @@ class DnsRep {
         const auto it = captures_.find(t.host);
         if (it == captures_.end()) return out;
         for (const auto& q : it->second.queries)
-            if (lower(q.qname) == lower(t.name) && q.t_first_ns >= t.t_start_ns - kMs &&
-                q.t_first_ns <= t.t_end_ns + kMs)
+            if (sent_by(t.host, q) && lower(q.qname) == lower(t.name) &&
+                q.t_first_ns >= t.t_start_ns - kMs && q.t_first_ns <= t.t_end_ns + kMs)
                 out.push_back(&q);
         return out;
     }
@@ -264,6 +298,8 @@ class DnsRep {
             const HostInfo* h = m_.host(host);
             if (!h || !h->agent) continue;
             for (const auto& q : hc.queries) {
+                // Queries this host answered or forwarded have no profile here.
+                if (!sent_by(host, q)) continue;
                 // The lookup of the tool this query belongs to, if any.
                 std::optional<size_t> owner;
                 for (size_t i = 0; i < lookups_.size(); ++i) {
@@ -335,9 +371,9 @@ class DnsRep {
                     1e3,
                 "from the last copy sent before the reply");
         }
-        if (have_log_) {
+        if (const auto own = log_by_host_.find(host); own != log_by_host_.end()) {
             uint64_t seen = 0;
-            for (const auto& rec : log_)
+            for (const auto& rec : own->second)
                 if (rec.dns_id == q.id && rec.sport == q.client_port &&
                     rec.dport == q.server_port && addr_text(rec.ip_version, rec.src) == q.client)
                     seen += rec.count;

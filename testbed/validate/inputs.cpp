@@ -181,6 +181,14 @@ Manifest read_manifest(const std::string& path) {
                 for (const char* side : {"a", "b"})
                     if (auto c = caps->find(side)) li.captures[side] = c->str();
             }
+            // "198.18.1.1/24", "fd00:fc:1::1/64": the address, as inet_ntop prints it.
+            for (auto [key, out] :
+                 {std::pair{"a_addr", &li.a_addr}, std::pair{"b_addr", &li.b_addr}})
+                if (auto addrs = l.find(key))
+                    for (size_t k = 0; k < addrs->size(); ++k) {
+                        const std::string cidr = addrs->index(k).str();
+                        out->push_back(normalise_addr(cidr.substr(0, cidr.find('/'))));
+                    }
             for (const auto* end : {&li.a, &li.b})
                 if (!m.host(*end)) l.fail("link end '" + *end + "' is not a host of hosts[]");
             m.links.push_back(li);

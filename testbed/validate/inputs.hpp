@@ -23,6 +23,9 @@ struct LinkInfo {
     bool impaired = false;
     std::string log;  // relative to the repetition directory; may be empty
     std::map<std::string, std::string> captures;  // "a"/"b" -> path stem
+    // The addresses of each end (normalised, prefix length dropped); empty
+    // in manifests from before they were recorded.
+    std::vector<std::string> a_addr, b_addr;
 };
 
 struct Manifest {

@@ -1,6 +1,7 @@
 // The DNS half of the validator on a crafted run: three lookups (an answer,
 // an NXDOMAIN, a timeout after a retransmission). The consistent run passes
-// every row; each wrong KPI fails the row that judges it.
+// every row, over IPv4 and over IPv6, with or without an agent on the DNS
+// server's host; each wrong KPI fails the row that judges it.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -41,6 +42,11 @@ struct Lookup {
 };
 
 struct DnsRun {
+    std::string client = kClient, server = kServer;
+    bool server_agent = false;  // the DNS server's host runs an agent too
+    // A router between client and server, its link to the server impaired
+    // and logged too: that log holds only the copies that survived l1.
+    bool second_hop = false;
     std::vector<Lookup> lookups;
     std::vector<Query> queries;
     std::vector<json> lookup_rows, query_rows;  // agent profiles, mutable by tests
@@ -52,25 +58,55 @@ struct DnsRun {
         fs::create_directories(rep / "truth");
         fs::create_directories(rep / "captures");
         fs::create_directories(rep / "links");
-        json manifest = {{"experiment", "dns-exp"},
-                         {"repetition", 0},
-                         {"hosts",
-                          {{{"name", "client"}, {"agent", true}, {"observation_domain", kOd}},
-                           {{"name", "server"}, {"agent", false}}}},
-                         {"links",
-                          {{{"name", "l1"},
-                            {"a", "client"},
-                            {"b", "server"},
-                            {"impaired", true},
-                            {"log", "links/l1.implog"},
-                            {"captures", {{"a", "captures/l1-a"}}}}}},
-                         {"workloads",
-                          {{{"name", "lookups"},
-                            {"type", "dns"},
-                            {"truth", json::array()},
-                            {"dns_truth",
-                             {{"client", "truth/client-lookups-dns.jsonl"},
-                              {"server", "truth/server-lookups-dnsmasq.jsonl"}}}}}}};
+        json manifest = {
+            {"experiment", "dns-exp"},
+            {"repetition", 0},
+            {"hosts",
+             {{{"name", "client"}, {"agent", true}, {"observation_domain", kOd}},
+              server_agent
+                  ? json{{"name", "server"}, {"agent", true}, {"observation_domain", kOd + 1}}
+                  : json{{"name", "server"}, {"agent", false}}}},
+            {"links",
+             {{{"name", "l1"},
+               {"a", "client"},
+               {"b", "server"},
+               {"impaired", true},
+               {"a_addr", json::array({client + (v6() ? "/64" : "/24")})},
+               {"b_addr", json::array({server + (v6() ? "/64" : "/24")})},
+               {"log", "links/l1.implog"},
+               {"captures", {{"a", "captures/l1-a"}, {"b", "captures/l1-b"}}}}}},
+            {"workloads",
+             {{{"name", "lookups"},
+               {"type", "dns"},
+               {"truth", json::array()},
+               {"dns_truth",
+                {{"client", "truth/client-lookups-dns.jsonl"},
+                 {"server", "truth/server-lookups-dnsmasq.jsonl"}}}}}}};
+        if (second_hop) {
+            // client - r1 - server: l1 ends at the router, l2 carries on.
+            json l1 = json::object();
+            l1["name"] = "l1";
+            l1["a"] = "client";
+            l1["b"] = "r1";
+            l1["impaired"] = true;
+            l1["a_addr"] = json::array({client + (v6() ? "/64" : "/24")});
+            l1["b_addr"] = json::array();
+            l1["log"] = "links/l1.implog";
+            l1["captures"] = json::object({{"a", "captures/l1-a"}});
+            json l2 = json::object();
+            l2["name"] = "l2";
+            l2["a"] = "r1";
+            l2["b"] = "server";
+            l2["impaired"] = true;
+            l2["a_addr"] = json::array();
+            l2["b_addr"] = json::array({server + (v6() ? "/64" : "/24")});
+            l2["log"] = "links/l2.implog";
+            manifest["links"] = json::array({l1, l2});
+            json r1 = json::object();
+            r1["name"] = "r1";
+            r1["agent"] = false;
+            manifest["hosts"].push_back(r1);
+        }
         std::ofstream(rep / "manifest.json") << manifest.dump();
         std::ofstream t(rep / "truth" / "client-lookups-dns.jsonl");
         for (const auto& l : lookups)
@@ -78,7 +114,7 @@ struct DnsRun {
                       {"name", l.name},      {"family", "any"},         {"pid", kPid},
                       {"tid", kPid},         {"t_start_ns", l.t_start}, {"t_end_ns", l.t_end},
                       {"rc", l.rc},          {"rc_name", "x"},          {"outcome", l.outcome},
-                      {"v4", json::array()}, {"v6", json::array()},     {"server", kServer}}
+                      {"v4", json::array()}, {"v6", json::array()},     {"server", server}}
                      .dump()
               << "\n";
         t.close();
@@ -104,9 +140,9 @@ struct DnsRun {
         s.close();
         json cap = {{"pcap_drops", 0}, {"connections", json::array()}, {"dns", json::array()}};
         for (const auto& q : queries) {
-            json j = {{"client", kClient},
+            json j = {{"client", client},
                       {"client_port", q.cport},
-                      {"server", kServer},
+                      {"server", server},
                       {"server_port", 53},
                       {"id", q.id},
                       {"qname", q.name},
@@ -121,28 +157,47 @@ struct DnsRun {
             j["answers"] = q.t_reply ? json(q.answers) : json(nullptr);
             cap["dns"].push_back(j);
         }
+        // Both ends of the link saw every query: the client sent it, the
+        // server received it (the link drops no whole query here).
         std::ofstream(rep / "captures" / "l1-a.json") << cap.dump();
+        std::ofstream(rep / "captures" / "l1-b.json") << cap.dump();
         impair::LogWriter w;
         w.open((rep / "links" / "l1.implog").string(), 7, kBase, "l1");
         w.write(implog.data(), implog.size());
         w.close();
+        if (second_hop) {
+            std::vector<impair::LogRecord> survived;
+            for (auto rec : implog)
+                if (rec.action != static_cast<uint8_t>(impair::Action::dropped)) {
+                    rec.t_in_ns = rec.t_out_ns;
+                    rec.t_out_ns += kMs;
+                    survived.push_back(rec);
+                }
+            impair::LogWriter w2;
+            w2.open((rep / "links" / "l2.implog").string(), 8, kBase, "l2");
+            w2.write(survived.data(), survived.size());
+            w2.close();
+        }
         std::vector<json> all = lookup_rows;
         all.insert(all.end(), query_rows.begin(), query_rows.end());
         fc::validate::test::write_profiles_table(run / "profiles.sqlite", all);
     }
+    bool v6() const { return client.find(':') != std::string::npos; }
 };
 
-impair::LogRecord udp(const Query& q, uint64_t t, bool dropped) {
+impair::LogRecord udp(const Query& q, uint64_t t, bool dropped, const std::string& client,
+                      const std::string& server) {
     impair::LogRecord r{};
     r.t_in_ns = t;
     r.t_out_ns = dropped ? 0 : t + kMs;
     r.count = 1;
     r.dir = 0;
     r.action = static_cast<uint8_t>(dropped ? impair::Action::dropped : impair::Action::forwarded);
-    r.ip_version = 4;
+    const bool v6 = client.find(':') != std::string::npos;
+    r.ip_version = v6 ? 6 : 4;
     r.proto = 17;
-    inet_pton(AF_INET, kClient, r.src);
-    inet_pton(AF_INET, kServer, r.dst);
+    inet_pton(v6 ? AF_INET6 : AF_INET, client.c_str(), r.src);
+    inet_pton(v6 ? AF_INET6 : AF_INET, server.c_str(), r.dst);
     r.sport = static_cast<uint16_t>(q.cport);
     r.dport = 53;
     r.payload_len = static_cast<uint16_t>(q.qsize);
@@ -151,8 +206,13 @@ impair::LogRecord udp(const Query& q, uint64_t t, bool dropped) {
     return r;
 }
 
-DnsRun consistent() {
+// `client_as_exported`: the agent's spelling of the client address (the
+// validator compares addresses, not their text).
+DnsRun consistent(const std::string& client = kClient, const std::string& server = kServer,
+                  const std::string& client_as_exported = "") {
     DnsRun run;
+    run.client = client;
+    run.server = server;
     const int64_t t = kBase;
     run.lookups = {{0, "a.fc.test", "answer", 0, t, t + 2 * kMs, 1, 0},
                    {1, "nx.fc.test", "nxdomain", -2, t + 100 * kMs, t + 103 * kMs, 0, 0},
@@ -193,11 +253,11 @@ DnsRun consistent() {
     for (const auto& q : run.queries) {
         run.query_rows.push_back(
             {{"observation_domain", kOd},
-             {"template_id", 261},
+             {"template_id", client.find(':') != std::string::npos ? 262 : 261},
              {"flow_id", (int64_t{1} << 61) + ++qid},
              {"profile_seq", 0},
-             {"src_addr", kClient},
-             {"dst_addr", kServer},
+             {"src_addr", client_as_exported.empty() ? client : client_as_exported},
+             {"dst_addr", server},
              {"src_port", q.cport},
              {"dst_port", 53},
              {"protocol", 17},
@@ -224,9 +284,9 @@ DnsRun consistent() {
         for (int64_t a = 0; a < q.attempts; ++a) {
             const bool dropped = q.lookup == 2 && a == 0;
             run.implog.push_back(
-                udp(q, static_cast<uint64_t>(q.t_first + a * 1000 * kMs), dropped));
+                udp(q, static_cast<uint64_t>(q.t_first + a * 1000 * kMs), dropped, client, server));
             if (!dropped)
-                run.server_log.push_back({{"client", kClient},
+                run.server_log.push_back({{"client", client},
                                           {"client_port", q.cport},
                                           {"qtype", q.qtype == 1 ? "A" : "AAAA"},
                                           {"name", q.name},
@@ -281,6 +341,40 @@ TEST_F(ValidateDns, ConsistentRunPassesEveryRowAndCoversEveryGroup) {
         EXPECT_TRUE(rows.count(want)) << want;
     // A DNS-only experiment owes no TCP rows.
     for (const auto& row : r.rows) EXPECT_NE(row.protocol, "tcp") << row.kpi;
+}
+
+// The server end of the link captured every query too. The server's agent
+// has no profile of them, by design (the wire view is the sender's): they
+// are not its to report, and no row may say they are missing.
+TEST_F(ValidateDns, QueriesTheServerReceivedAreNotItsAgentsToProfile) {
+    run.server_agent = true;
+    EXPECT_EQ(failing(), std::set<std::string>{});
+    size_t compared = 0;
+    for (const auto& d : fc::validate::validate_run(dir.string(), true).details)
+        if (d.kpi == "query_profile") {
+            EXPECT_EQ(d.host, "client");
+            ++compared;
+        }
+    EXPECT_EQ(compared, run.queries.size());
+}
+
+// Issue 12's case: DNS over IPv6, a copy lost on the link, an agent on both
+// hosts; the agent spells the client's address otherwise than inet_ntop.
+TEST_F(ValidateDns, Ipv6RunWithAnAgentOnTheServerPassesEveryRow) {
+    run = consistent("fd00:fc:1::1", "fd00:fc:2::1", "fd00:fc:1:0:0:0:0:1");
+    run.server_agent = true;
+    EXPECT_EQ(failing(), std::set<std::string>{});
+}
+
+// Each copy of a query crosses every hop: counted on the sender's own link
+// only, since a later hop's log holds only what the earlier ones let through.
+TEST_F(ValidateDns, AttemptsAreCountedOnTheSendersOwnLink) {
+    run.second_hop = true;
+    EXPECT_EQ(failing(), std::set<std::string>{});
+    size_t compared = 0;
+    for (const auto& d : fc::validate::validate_run(dir.string(), true).details)
+        compared += d.kpi == "dns_attempts" && d.source == "impairment_log";
+    EXPECT_EQ(compared, run.queries.size());
 }
 
 TEST_F(ValidateDns, WrongOutcomeFailsItsRow) {
