@@ -480,7 +480,15 @@ static __always_inline void on_rto(const struct sock *sk)
 }
 
 /* Called for segments that took the slow path (header prediction failed):
- * out-of-order arrivals always do. Distance = seq - rcv_nxt in bytes. */
+ * out-of-order arrivals always do. Distance = seq - rcv_nxt in bytes.
+ *
+ * One callback per skb, and an skb may hold several wire segments: while
+ * the application holds the socket (recvmsg), arrivals wait in its backlog,
+ * which coalesces contiguous segments (tcp_add_backlog(), the kernel's
+ * TCPBacklogCoalesce counter); GRO does the same where it is on. Each wire
+ * segment is one sample at its own distance, as rcv_ooopack counts them:
+ * the skb's payload is taken as full-sized segments of rcv_mss bytes, the
+ * last one shorter. */
 static __always_inline void on_segment(struct bpf_sock_ops *skops, const struct sock *sk)
 {
     stat_inc(FC_STAT_HDR_CB);
@@ -498,9 +506,19 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops, const struct 
     struct fc_conn_state *st = lookup(sk);
     if (!st)
         return;
-    st->anc.ooo_samples += 1;
-    st->anc.ooo_dist_sum += dist;
-    st->anc.ooo_dist_sumsq += (__u64)dist * dist;
+    __u32 payload = skops->skb_len - hdr_len;
+    __u32 mss = BPF_CORE_READ((const struct inet_connection_sock *)sk, icsk_ack.rcv_mss);
+    __u64 k = 1;
+    if (mss && payload > mss)
+        k = (payload + mss - 1) / mss;
+    if (k > 64)
+        k = 64;
+    /* sum over i < k of (d + i*mss) and of its square */
+    __u64 d = (__u64)dist, g = k > 1 ? mss : 0;
+    __u64 s1 = k * (k - 1) / 2, s2 = (k - 1) * k * (2 * k - 1) / 6;
+    st->anc.ooo_samples += k;
+    st->anc.ooo_dist_sum += k * d + g * s1;
+    st->anc.ooo_dist_sumsq += k * d * d + 2 * d * g * s1 + g * g * s2;
 }
 
 SEC("sockops")

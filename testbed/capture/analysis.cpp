@@ -45,6 +45,8 @@ struct Segment {
     uint8_t flags;
     uint32_t seq, ack;
     uint32_t payload;
+    bool has_ts = false;  // TCP timestamps option (kind 8) present
+    uint32_t tsval = 0;
 };
 
 struct ParsedTcp {
@@ -57,7 +59,29 @@ struct ParsedTcp {
 
 constexpr uint8_t kTcpOptMptcp = 30, kMpCapable = 0, kMpJoin = 1;
 
+uint16_t be16(const uint8_t* p);
 uint32_t be32(const uint8_t* p);
+
+// The timestamps option's TSval (RFC 7323), if the captured options hold it.
+void parse_timestamp_option(const uint8_t* opt, size_t len, Segment& seg) {
+    for (size_t i = 0; i < len;) {
+        const uint8_t kind = opt[i];
+        if (kind == 0) return;
+        if (kind == 1) {
+            ++i;
+            continue;
+        }
+        if (i + 1 >= len) return;
+        const uint8_t olen = opt[i + 1];
+        if (olen < 2 || i + olen > len) return;
+        if (kind == 8 && olen == 10) {
+            seg.has_ts = true;
+            seg.tsval = be32(opt + i + 2);
+            return;
+        }
+        i += olen;
+    }
+}
 
 // The MPTCP option of a SYN's TCP options (`opt`, `len` captured bytes).
 void parse_mptcp_option(const uint8_t* opt, size_t len, ParsedTcp& out) {
@@ -88,9 +112,46 @@ struct L4View {
     Endpoint src, dst;
     uint8_t proto = 0;
     const uint8_t* p = nullptr;
-    size_t cap = 0;    // bytes captured from p
-    uint32_t len = 0;  // bytes the IP header says follow
+    size_t cap = 0;            // bytes captured from p
+    uint32_t len = 0;          // bytes the IP header says follow
+    bool ip_header_ok = true;  // IPv4 header checksum verified (IPv6 has none)
 };
+
+// RFC 1071 one's complement sum of big-endian 16-bit words; `n` odd only last.
+uint64_t csum_add(uint64_t sum, const uint8_t* p, size_t n) {
+    for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i]) << 8 | p[i + 1];
+    if (n & 1) sum += uint32_t(p[n - 1]) << 8;
+    return sum;
+}
+uint16_t csum_fold(uint64_t sum) {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return uint16_t(sum);
+}
+
+// What the receiving host's IP and TCP make of a segment's checksums. The
+// testbed's links run with checksum offloads off (impair/engine.cpp), so
+// every packet carries a complete checksum and a corrupted one (the engine
+// flips a bit anywhere in the IP packet) fails the IPv4 header checksum or
+// the TCP checksum: the kernel drops it before TCP looks at its sequence
+// numbers (tcp_v4_rcv/tcp_rcv_established: TCP_CSUM, trace tcp_bad_csum).
+enum class Integrity { good, bad, unverified };
+
+Integrity tcp_integrity(const L4View& v, uint64_t l4_wire_bytes) {
+    if (!v.ip_header_ok) return Integrity::bad;
+    // The IP header claims more than the frame held: dropped as truncated.
+    if (v.len > l4_wire_bytes) return Integrity::bad;
+    // Headers only (--snaplen): the checksum cannot be recomputed.
+    if (v.cap < v.len || v.len < 20) return Integrity::unverified;
+    const size_t alen = v.src.family == 4 ? 4 : 16;
+    uint64_t pseudo = csum_add(0, v.src.addr.data(), alen);
+    pseudo = csum_add(pseudo, v.dst.addr.data(), alen);
+    pseudo += IPPROTO_TCP + (v.len >> 16) + (v.len & 0xffff);
+    if (csum_fold(csum_add(pseudo, v.p, v.len)) == 0xffff) return Integrity::good;
+    // A sender with checksum offload on leaves only the pseudo-header sum in
+    // the field (captured on its way out, before the device fills it in).
+    if (be16(v.p + 16) == csum_fold(pseudo)) return Integrity::unverified;
+    return Integrity::bad;
+}
 
 uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 uint32_t be32(const uint8_t* p) {
@@ -108,8 +169,11 @@ bool parse_tcp(const uint8_t* l4, size_t cap, uint32_t l4_len, ParsedTcp& out) {
     out.seg.ack = be32(l4 + 8);
     out.seg.flags = l4[13];
     out.seg.payload = l4_len - doff;
-    if ((out.seg.flags & (kSyn | kAck)) == kSyn && doff > 20 && cap > 20)
-        parse_mptcp_option(l4 + 20, std::min<size_t>(cap, doff) - 20, out);
+    if (doff > 20 && cap > 20) {
+        const size_t olen = std::min<size_t>(cap, doff) - 20;
+        parse_timestamp_option(l4 + 20, olen, out.seg);
+        if ((out.seg.flags & (kSyn | kAck)) == kSyn) parse_mptcp_option(l4 + 20, olen, out);
+    }
     return true;
 }
 
@@ -128,6 +192,7 @@ bool parse_ipv4(const uint8_t* p, size_t cap, L4View& out) {
     out.p = p + ihl;
     out.cap = cap - ihl;
     out.len = total - ihl;
+    out.ip_header_ok = csum_fold(csum_add(0, p, ihl)) == 0xffff;
     return true;
 }
 
@@ -389,7 +454,17 @@ class Direction {
     // so the space never wraps however long the connection.
     int64_t unwrap(uint32_t seq) const { return ref_abs_ + int32_t(seq - ref_seq_); }
 
-    void on_segment(const Segment& g) {
+    // The receiver of this direction no longer has a socket (TIME_WAIT or
+    // CLOSE): it took in this direction's FIN and its own FIN was
+    // acknowledged, or it sent a RST. `back` is the receiver's own direction.
+    // Whatever arrives later reaches a time-wait socket or none: no socket
+    // counter (the agent's included) sees it.
+    bool receiver_gone(const Direction& back) const {
+        return back.rst_sent_ || (fin_taken() && back.fin_acked());
+    }
+
+    // `gone`: receiver_gone() just before this segment arrives.
+    void on_segment(const Segment& g, bool gone = false) {
         ++st_.packets;
         if (g.flags & kFin) {
             // A FIN carrying data that is resent counts as a data
@@ -398,13 +473,17 @@ class Direction {
             fin_sent_ = true;
             ++st_.fin;
         }
-        if (g.flags & kRst) ++st_.rst;
+        if (g.flags & kRst) {
+            ++st_.rst;
+            rst_sent_ = true;
+        }
         const bool syn = g.flags & kSyn;
         if (!started_) {
             started_ = true;
             ref_seq_ = g.seq;
             ref_abs_ = 0;
             rcv_nxt_ = syn ? 1 : 0;
+            rcv_wup_ = rcv_nxt_;
         }
         const int64_t seq = unwrap(g.seq);
         if (seq > ref_abs_) {
@@ -412,18 +491,27 @@ class Direction {
             ref_seq_ = g.seq;
         }
         track_round_space(seq, g);
-        if (g.payload == 0) return;
         const int64_t s = seq + (syn ? 1 : 0), e = s + g.payload;
-        ++st_.data_segs;
-        st_.data_bytes += g.payload;
-        count_sender_view(s, e, g);
-        count_receiver_view(s, e);
+        if (g.flags & kFin) fin_seq_ = e;
+        if (g.payload > 0) {
+            ++st_.data_segs;
+            st_.data_bytes += g.payload;
+            count_sender_view(s, e, g);
+        }
+        if (gone) {
+            if (g.payload > 0) ++st_.after_close;
+            return;
+        }
+        receive(seq, s, e, g);
     }
 
     // An ACK from the other direction: RTT samples for the segments it covers.
     void on_ack(uint32_t ack_raw, int64_t ts_ns) {
         if (!started_) return;
         const int64_t ack = unwrap(ack_raw);
+        // The receiver sends its rcv_nxt in every segment, and rcv_wup =
+        // rcv_nxt whenever it sends (tcp_select_window()).
+        rcv_wup_ = std::max(rcv_wup_, ack);
         sample_round(ack, ts_ns);
         while (!pending_.empty() && pending_.begin()->second.end <= ack) {
             const Pending& p = pending_.begin()->second;
@@ -437,6 +525,52 @@ class Direction {
 
   private:
     bool fin_sent_ = false;
+    bool rst_sent_ = false;
+    std::optional<int64_t> fin_seq_;     // sequence number of the FIN sent (sender view)
+    std::optional<int64_t> fin_pos_;     // that of a FIN the receiver accepted
+    std::optional<uint32_t> ts_recent_;  // the receiver's ts_recent (RFC 7323)
+    int64_t rcv_wup_ = 0;                // the receiver's rcv_wup: rcv_nxt at its last ACK
+
+    bool fin_taken() const { return fin_pos_ && rcv_nxt_ >= *fin_pos_; }
+    bool fin_acked() const { return fin_seq_ && snd_una_ > *fin_seq_; }
+
+    // One arrival at the receiver, in the order its TCP checks it
+    // (tcp_validate_incoming, tcp_ack, tcp_data_queue).
+    void receive(int64_t seq, int64_t s, int64_t e, const Segment& g) {
+        const bool syn = g.flags & kSyn, fin = g.flags & kFin;
+        if (syn) {
+            if (g.has_ts) ts_recent_ = g.tsval;  // SYN, SYN-ACK: tcp_store_ts_recent
+        } else if (g.has_ts && ts_recent_ && *ts_recent_ != 0 && !(g.flags & kRst) &&
+                   int32_t(*ts_recent_ - g.tsval) > kPawsWindow) {
+            // PAWS: dropped before its sequence numbers are looked at. Only
+            // the part wholly below rcv_nxt was a duplicate (the agent counts
+            // those PAWS drops too); new data never reached the receiver,
+            // whose next copy is then new to it, not a duplicate.
+            if (g.payload == 0 && !fin) return;  // a pure ACK: nothing to receive
+            ++st_.paws_drops;
+            if (g.payload > 0 && e <= rcv_nxt_) ++st_.dup_segs;
+            return;
+        }
+        const int64_t end_seq = e + (fin ? 1 : 0);
+        // tcp_sequence(): wholly before rcv_wup, dropped (TCP_OLD_SEQUENCE)
+        // before tcp_ack() could take its timestamp.
+        const bool old_seq = !syn && end_seq < rcv_wup_;
+        // tcp_replace_ts_recent(): a segment starting at or below rcv_wup
+        // whose TSval does not go back. A retransmission filling the hole at
+        // rcv_nxt carries a fresh TSval; originals sent more than a tick
+        // (1 ms) before it that arrive after it then fail PAWS.
+        if (!syn && !old_seq && g.has_ts && seq <= rcv_wup_ &&
+            (!ts_recent_ || int32_t(g.tsval - *ts_recent_) >= 0))
+            ts_recent_ = g.tsval;
+        if (g.payload > 0) count_receiver_view(s, e);
+        // A FIN alone above rcv_nxt waits in the out-of-order queue too
+        // (rcv_ooopack counts it); no distance: the agent samples payload only.
+        if (g.payload == 0 && fin && !old_seq && s > rcv_nxt_) ++st_.ooo_segs;
+        if (fin && !old_seq && !fin_pos_) fin_pos_ = e;
+    }
+
+    static constexpr int32_t kPawsWindow = 1;  // TCP_PAWS_WINDOW
+
     struct Pending {
         int64_t end;
         int64_t ts_ns;
@@ -599,8 +733,10 @@ Connection analyse_connection(const ConnBuild& b, bool keep_rtt_pairs) {
             ++c.synack;
             if (!first_synack) first_synack = g.ts_ns;
         }
-        here.on_segment(g);
+        // The ACK first (the other direction's state only): an ACK of the
+        // receiver's FIN may end its socket before the data it carries.
         if (g.flags & kAck) there.on_ack(g.ack, g.ts_ns);
+        here.on_segment(g, here.receiver_gone(there));
     }
     if (first_syn && first_synack && *first_synack >= *first_syn)
         c.handshake_ns = *first_synack - *first_syn;
@@ -637,6 +773,8 @@ nlohmann::ordered_json direction_json(const DirectionStats& d) {
             {"ooo_segs", d.ooo_segs},
             {"ooo_dist_samples", d.ooo_dist.samples},
             {"ooo_dist_mean", d.ooo_dist.mean},
+            {"paws_drops", d.paws_drops},
+            {"after_close", d.after_close},
             {"fin", d.fin},
             {"fin_retrans", d.fin_retrans},
             {"rst", d.rst},
@@ -676,6 +814,19 @@ Analysis analyse_pcap(const std::string& path, bool keep_rtt_pairs) {
         t.src = v.src;
         t.dst = v.dst;
         if (!parse_tcp(v.p, v.cap, v.len, t)) continue;
+        // A packet the receiving host drops on its checksum never reaches
+        // TCP: counting it would have the receiver hold data it lacks.
+        const uint64_t l4_off = uint64_t(v.p - bytes);
+        switch (tcp_integrity(v, h->len > l4_off ? h->len - l4_off : 0)) {
+            case Integrity::bad:
+                ++a.tcp_bad_csum;
+                continue;
+            case Integrity::unverified:
+                ++a.tcp_csum_unverified;
+                break;
+            case Integrity::good:
+                break;
+        }
         ++a.tcp_packets;
         t.seg.ts_ns = ts_ns;
         const bool src_lower = t.src < t.dst;
@@ -753,6 +904,8 @@ nlohmann::ordered_json to_json(const Analysis& a) {
     return {{"capture", a.capture},
             {"packets", a.packets},
             {"tcp_packets", a.tcp_packets},
+            {"tcp_bad_csum", a.tcp_bad_csum},
+            {"tcp_csum_unverified", a.tcp_csum_unverified},
             {"dns_packets", a.dns_packets},
             {"pcap_drops", a.pcap_drops ? nlohmann::ordered_json(*a.pcap_drops)
                                         : nlohmann::ordered_json(nullptr)},

@@ -32,6 +32,10 @@ struct DirectionStats {
     uint64_t retrans_segs = 0, retrans_bytes = 0;
     uint64_t dup_segs = 0, ooo_segs = 0;
     RunningStats ooo_dist;  // bytes
+    // Receiver view: data segments its PAWS check (RFC 7323) drops, and data
+    // segments arriving once its socket is gone (TIME_WAIT or CLOSE). Neither
+    // advances the emulated rcv_nxt nor counts as out of order.
+    uint64_t paws_drops = 0, after_close = 0;
     uint64_t fin = 0, rst = 0;
     uint64_t fin_retrans = 0;  // FIN-only segments resending a FIN already sent
     RunningStats rtt_us;
@@ -88,7 +92,12 @@ struct Analysis {
     std::string capture;       // --name, or the file name
     uint64_t packets = 0;      // all records in the file
     uint64_t tcp_packets = 0;  // of which parsed as TCP (not counted: truncated, fragments, other)
-    uint64_t dns_packets = 0;  // of which parsed as DNS over UDP port 53
+    // TCP segments the receiving host drops on a bad IPv4 header or TCP
+    // checksum (corrupted on the path): left out of every connection and of
+    // tcp_packets. Unverified: the TCP checksum could not be recomputed
+    // (headers-only capture, or the sender's checksum offload).
+    uint64_t tcp_bad_csum = 0, tcp_csum_unverified = 0;
+    uint64_t dns_packets = 0;             // of which parsed as DNS over UDP port 53
     std::optional<uint64_t> pcap_drops;   // unknown when no sidecar and no --drops
     std::vector<Connection> connections;  // in order of their first packet
     std::vector<DnsQuery> dns;            // in order of their first packet

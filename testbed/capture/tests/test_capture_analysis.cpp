@@ -31,6 +31,27 @@ void put32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
     put16(b, at + 2, uint16_t(v));
 }
 
+// RFC 1071 checksum over big-endian 16-bit words.
+uint32_t sum16(uint32_t sum, const uint8_t* p, size_t n) {
+    for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i]) << 8 | p[i + 1];
+    if (n & 1) sum += uint32_t(p[n - 1]) << 8;
+    return sum;
+}
+uint16_t fold_not(uint32_t sum) {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return uint16_t(~sum);
+}
+
+// TCP timestamps option (kind 8), for CraftedCapture::next_options.
+std::vector<uint8_t> ts_option(uint32_t tsval, uint32_t tsecr = 0) {
+    std::vector<uint8_t> o{1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 4; ++i) {
+        o[4 + i] = uint8_t(tsval >> (24 - 8 * i));
+        o[8 + i] = uint8_t(tsecr >> (24 - 8 * i));
+    }
+    return o;
+}
+
 // One TCP connection's packets written into a pcap file as they are added.
 class CraftedCapture {
   public:
@@ -56,6 +77,9 @@ class CraftedCapture {
 
     // TCP options for the next packet added (padded to 4 bytes with NOPs).
     std::vector<uint8_t> next_options;
+    // A bit to flip in the next packet once its checksums are written, counted
+    // from the start of the IP header, as the impairment engine's corruption.
+    int next_flip_bit = -1;
 
     void c2s(int64_t ts, uint32_t seq, uint32_t ack, uint8_t flags, uint32_t len = 0) {
         add(ts, true, seq, ack, flags, len);
@@ -139,6 +163,14 @@ class CraftedCapture {
         f[l4 + 12] = uint8_t((hl / 4) << 4);
         f[l4 + 13] = flags;
         put16(f, l4 + 14, 65535);
+        // Complete checksums, as on the testbed's links (offloads off).
+        const size_t alen = v6_ ? 16 : 4;
+        uint32_t sum = sum16(sum16(0, src, alen), dst, alen) + 6 + uint32_t(hl + len);
+        put16(f, l4 + 16, fold_not(sum16(sum, &f[l4], hl + len)));
+        if (!v6_) put16(f, l3 + 10, fold_not(sum16(0, &f[l3], 20)));
+        if (next_flip_bit >= 0)
+            f[l3 + size_t(next_flip_bit) / 8] ^= uint8_t(1u << (next_flip_bit % 8));
+        next_flip_bit = -1;
         pcap_pkthdr h{};
         h.ts.tv_sec = ts / 1000000000;
         h.ts.tv_usec = ts % 1000000000;  // nanoseconds: the handle says so
@@ -539,7 +571,8 @@ TEST(CaptureAnalysis, JsonHasEveryFieldOfTheFormat) {
     Analysis a = cap.analyse();
     a.pcap_drops = 3;
     const auto j = fc::capture::to_json(a);
-    for (const char* k : {"capture", "packets", "pcap_drops", "connections"})
+    for (const char* k :
+         {"capture", "packets", "tcp_bad_csum", "tcp_csum_unverified", "pcap_drops", "connections"})
         EXPECT_TRUE(j.contains(k)) << k;
     EXPECT_EQ(j["pcap_drops"], 3);
     const auto& c = j["connections"].at(0);
@@ -549,8 +582,8 @@ TEST(CaptureAnalysis, JsonHasEveryFieldOfTheFormat) {
     EXPECT_TRUE(c["handshake_ns"].is_null());
     EXPECT_TRUE(c["mptcp"].is_null());
     for (const char* k : {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes",
-                          "dup_segs", "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "fin",
-                          "fin_retrans", "rst", "rtt", "rtt_rounds"})
+                          "dup_segs", "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "paws_drops",
+                          "after_close", "fin", "fin_retrans", "rst", "rtt", "rtt_rounds"})
         EXPECT_TRUE(c["c2s"].contains(k)) << k;
     for (const char* k : {"samples", "mean_us", "var_us2", "min_us", "max_us"})
         EXPECT_TRUE(c["s2c"]["rtt"].contains(k)) << k;
@@ -619,4 +652,151 @@ TEST(CaptureAnalysis, MptcpSynsSayCapableOrJoinWithTheReceiverToken) {
         EXPECT_TRUE(j["connections"][2]["mptcp"].is_null());
         EXPECT_TRUE(j["connections"][2]["mptcp_join_token"].is_null());
     }
+}
+
+// Issue 12. What the receiver's capture holds but its TCP never processes
+// must not count as received: packets dropped on their checksum, data
+// dropped by PAWS, and arrivals once the receiver's socket is gone.
+
+TEST(CaptureAnalysis, CorruptedSegmentsNeverReachTcp) {
+    for (const bool v6 : {false, true}) {
+        SCOPED_TRACE(v6 ? "IPv6" : "IPv4");
+        // Whole packets (the runner's snaplen when a link corrupts).
+        CraftedCapture cap(v6 ? "corrupt6" : "corrupt4", v6, DLT_EN10MB, 65535);
+        const uint32_t c = 1000, s = 5000;
+        const int l4 = v6 ? 48 : 20;  // TCP header offset from the IP header
+        cap.c2s(T0, c, 0, SYN);
+        cap.s2c(T0 + MS, s, c + 1, SYN | ACK);
+        cap.c2s(T0 + 2 * MS, c + 1, s + 1, ACK);
+        cap.c2s(T0 + 3 * MS, c + 1, s + 1, ACK, 1000);  // A
+        cap.next_flip_bit = (l4 + 20 + 100) * 8 + 3;    // B: a payload bit
+        cap.c2s(T0 + 3 * MS + 10 * US, c + 1001, s + 1, ACK, 1000);
+        cap.next_flip_bit = (l4 + 4) * 8 + 6;  // C: a bit of the sequence number
+        cap.c2s(T0 + 3 * MS + 20 * US, c + 2001, s + 1, ACK, 1000);
+        cap.c2s(T0 + 3 * MS + 30 * US, c + 3001, s + 1, ACK, 1000);  // D
+        if (!v6)
+            cap.next_flip_bit = 8 * 8;  // E: the IPv4 TTL (header checksum)
+        else
+            cap.next_flip_bit = 2 * 8 + 1;  // E: a flow label bit, no checksum covers it
+        cap.c2s(T0 + 3 * MS + 40 * US, c + 4001, s + 1, ACK, 1000);
+        cap.c2s(T0 + 20 * MS, c + 1001, s + 1, ACK, 1000);  // B, C retransmitted
+        cap.c2s(T0 + 20 * MS + 10 * US, c + 2001, s + 1, ACK, 1000);
+        if (!v6) cap.c2s(T0 + 20 * MS + 20 * US, c + 4001, s + 1, ACK, 1000);  // E again
+        const Analysis a = cap.analyse();
+        EXPECT_EQ(a.tcp_bad_csum, v6 ? 2u : 3u);
+        EXPECT_EQ(a.tcp_csum_unverified, 0u);
+        ASSERT_EQ(a.connections.size(), 1u);
+        const auto& d = a.connections[0].c2s;
+        EXPECT_EQ(d.data_segs, 5u);  // A, D, E, B, C as they reached TCP
+        // The retransmissions fill the holes the corrupted copies left: new
+        // to the receiver, as the kernel sees them (before: 2 or 3 duplicates).
+        EXPECT_EQ(d.dup_segs, 0u);
+        // D arrived 2000 bytes early (and an IPv6 E, 3000); no distance of
+        // the order of a flipped sequence bit.
+        EXPECT_EQ(d.ooo_segs, v6 ? 2u : 1u);
+        EXPECT_DOUBLE_EQ(d.ooo_dist.max, v6 ? 3000.0 : 2000.0);
+        EXPECT_EQ(d.retrans_segs, 0u);
+    }
+}
+
+TEST(CaptureAnalysis, HeadersOnlyCapturesCannotVerifyTheTcpChecksum) {
+    CraftedCapture cap("csum-trunc", false);  // 96 bytes kept, as --snaplen
+    cap.c2s(T0, 1, 0, SYN);
+    cap.next_flip_bit = (20 + 20 + 500) * 8;  // beyond the captured bytes
+    cap.c2s(T0 + MS, 2, 0, ACK, 1000);
+    cap.next_flip_bit = 8 * 8;  // the IPv4 header is always verified
+    cap.c2s(T0 + 2 * MS, 1002, 0, ACK, 1000);
+    const Analysis a = cap.analyse();
+    EXPECT_EQ(a.tcp_bad_csum, 1u);
+    EXPECT_EQ(a.tcp_csum_unverified, 1u);  // the SYN fits whole and is verified
+    EXPECT_EQ(a.connections.at(0).c2s.data_segs, 1u);
+}
+
+TEST(CaptureAnalysis, DataDroppedByPawsIsNotReceived) {
+    // At the receiver's end: B was lost upstream; its retransmission
+    // (fresh TSval 130) overtakes D, sent 20 ms before it (TSval 110), and
+    // fills the hole at rcv_nxt, so ts_recent = 130 and PAWS drops D.
+    CraftedCapture cap("paws", false);
+    const uint32_t c = 1, s = 77;
+    cap.next_options = ts_option(90);
+    cap.c2s(T0, c, 0, SYN);
+    cap.next_options = ts_option(500, 90);
+    cap.s2c(T0 + MS, s, c + 1, SYN | ACK);
+    auto data = [&](int64_t t, uint32_t at, uint32_t tsval) {
+        cap.next_options = ts_option(tsval, 500);
+        cap.c2s(t, c + 1 + at, s + 1, ACK, 1000);
+    };
+    auto ack = [&](int64_t t, uint32_t upto) {
+        cap.next_options = ts_option(501, 100);
+        cap.s2c(t, s + 1, c + 1 + upto, ACK);
+    };
+    data(T0 + 2 * MS, 0, 100);  // A
+    ack(T0 + 2 * MS + US, 1000);
+    data(T0 + 3 * MS, 2000, 100);   // C, above the hole B left
+    ack(T0 + 3 * MS + US, 1000);    // duplicate ACK: rcv_wup stays at B
+    data(T0 + 40 * MS, 1000, 130);  // B retransmitted: fills the hole
+    ack(T0 + 40 * MS + US, 3000);
+    data(T0 + 41 * MS, 3000, 110);         // D, the original: fails PAWS
+    data(T0 + 41 * MS + 10 * US, 0, 100);  // A again, old: PAWS, and a duplicate
+    data(T0 + 70 * MS, 3000, 160);         // D retransmitted: new to the receiver
+    const Analysis a = cap.analyse();
+    const auto& d = a.connections.at(0).c2s;
+    EXPECT_EQ(d.paws_drops, 2u);
+    EXPECT_EQ(d.dup_segs, 1u);  // A's copy only (before: D's retransmission too)
+    EXPECT_EQ(d.ooo_segs, 1u);  // C
+    EXPECT_DOUBLE_EQ(d.ooo_dist.mean, 1000.0);
+}
+
+TEST(CaptureAnalysis, NothingIsReceivedOnceTheReceiversSocketIsGone) {
+    // Receiver = server. LAST_ACK -> CLOSE: the client's FIN, the server's
+    // FIN, the client's ACK of it; then a late copy of the client's data.
+    {
+        CraftedCapture cap("close-lastack", false);
+        const uint32_t c = 10, s = 20;
+        cap.c2s(T0, c, 0, SYN);
+        cap.s2c(T0 + MS, s, c + 1, SYN | ACK);
+        cap.c2s(T0 + 2 * MS, c + 1, s + 1, ACK, 1000);
+        cap.c2s(T0 + 2 * MS + US, c + 1001, s + 1, FIN | ACK);
+        cap.s2c(T0 + 3 * MS, s + 1, c + 1002, FIN | ACK);
+        cap.c2s(T0 + 13 * MS, c + 1002, s + 2, ACK);
+        cap.c2s(T0 + 14 * MS, c + 1, s + 2, ACK, 1000);  // reaches no socket
+        const Analysis a = cap.analyse();
+        const auto& d = a.connections.at(0).c2s;
+        EXPECT_EQ(d.after_close, 1u);
+        EXPECT_EQ(d.dup_segs, 0u);
+        EXPECT_EQ(d.retrans_segs, 1u);  // the sender did send it again
+    }
+    // Receiver = client, the first to close: FIN_WAIT2 -> TIME_WAIT on the
+    // server's FIN; a copy of the server's data after it.
+    {
+        CraftedCapture cap("close-timewait", false);
+        const uint32_t c = 10, s = 20;
+        cap.c2s(T0, c, 0, SYN);
+        cap.s2c(T0 + MS, s, c + 1, SYN | ACK);
+        cap.c2s(T0 + 2 * MS, c + 1, s + 1, FIN | ACK);
+        cap.s2c(T0 + 3 * MS, s + 1, c + 2, ACK, 500);  // acks the client's FIN
+        cap.s2c(T0 + 3 * MS + US, s + 501, c + 2, ACK, 500);
+        cap.s2c(T0 + 4 * MS, s + 1, c + 2, ACK, 500);  // a duplicate: counted
+        cap.s2c(T0 + 5 * MS, s + 1001, c + 2, FIN | ACK);
+        cap.c2s(T0 + 5 * MS + US, c + 2, s + 1002, ACK);
+        cap.s2c(T0 + 9 * MS, s + 501, c + 2, ACK, 500);  // in TIME_WAIT: not
+        const Analysis a = cap.analyse();
+        const auto& d = a.connections.at(0).s2c;
+        EXPECT_EQ(d.dup_segs, 1u);
+        EXPECT_EQ(d.after_close, 1u);
+    }
+}
+
+TEST(CaptureAnalysis, AFinOvertakingTheLastDataIsOutOfOrderWithoutADistance) {
+    CraftedCapture cap("fin-ooo", false);
+    cap.c2s(T0, 1, 0, SYN);
+    cap.s2c(T0 + MS, 9, 2, SYN | ACK);
+    cap.c2s(T0 + 2 * MS, 2, 10, ACK, 500);
+    cap.c2s(T0 + 2 * MS + 20 * US, 1002, 10, FIN | ACK);  // before the data it follows
+    cap.c2s(T0 + 2 * MS + 40 * US, 502, 10, ACK, 500);
+    const Analysis a = cap.analyse();
+    const auto& d = a.connections.at(0).c2s;
+    EXPECT_EQ(d.ooo_segs, 1u);
+    EXPECT_EQ(d.ooo_dist.samples, 0u);
+    EXPECT_EQ(d.dup_segs, 0u);
 }

@@ -311,9 +311,12 @@ TEST(CaptureVsTshark, ImpairedTransferAgreesWithEngineLogAndTshark) {
     std::printf("tshark at B: flagged %zu, spurious %zu, lost_segment %zu, out_of_order %zu\n",
                 ts_again_b, ts_spurious_b, ts_lost_b,
                 tshark_count(pb, data_ab + " && tcp.analysis.out_of_order"));
+    // - tshark knows neither PAWS nor the receiver's socket lifetime: a data
+    //   segment PAWS drops (see FORMATS.md) may be its gap opener, and one
+    //   arriving once the receiver's socket is gone may be its spurious one.
     EXPECT_LE(rcv["dup_segs"].get<size_t>(), ts_again_b);
-    EXPECT_GE(rcv["dup_segs"].get<size_t>(), ts_spurious_b);
-    EXPECT_GE(rcv["ooo_segs"].get<size_t>(), ts_lost_b);
+    EXPECT_GE(rcv["dup_segs"].get<size_t>() + rcv["after_close"].get<size_t>(), ts_spurious_b);
+    EXPECT_GE(rcv["ooo_segs"].get<size_t>() + rcv["paws_drops"].get<size_t>(), ts_lost_b);
     EXPECT_GT(rcv["ooo_segs"].get<size_t>(), 0u) << "25 % reordering produced no reordering";
 
     // Handshake at A: SYN to SYN-ACK, tshark's time since the stream's previous frame.
