@@ -223,6 +223,14 @@ void check_http(Fields& f, const Workload& w) {
         if (f.has(k)) f.fail(k, "does not apply to an http workload");
 }
 
+// net.ipv4.tcp_available_congestion_control (empty when unreadable).
+std::set<std::string> available_congestion_controls() {
+    std::ifstream in("/proc/sys/net/ipv4/tcp_available_congestion_control");
+    std::set<std::string> out;
+    for (std::string name; in >> name;) out.insert(name);
+    return out;
+}
+
 const char* const kDnsOnly[] = {
     "names", "servfail", "lookups", "family", "resolver_timeout", "resolver_attempts", "interval"};
 
@@ -681,6 +689,18 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
             if (!w.mptcp())
                 f.fail("server_mptcp", "applies to protocol = \"mptcp\" workloads only");
             w.server_mptcp = *v;
+        }
+        if (auto v = f.str("congestion")) {
+            if (w.type == WorkloadType::http)
+                f.fail("congestion", "does not apply to an http workload (nginx and ab)");
+            if (w.mptcp()) f.fail("congestion", "applies to TCP workloads only");
+            const auto known = available_congestion_controls();
+            if (!known.empty() && !known.count(*v)) {
+                std::string list;
+                for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+                f.fail("congestion", "'" + *v + "' is not one of this kernel's: " + list);
+            }
+            w.congestion = *v;
         }
         f.no_unknown_keys();
         x.workloads.push_back(w);

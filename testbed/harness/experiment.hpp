@@ -90,6 +90,9 @@ struct Workload {
     // sides; server_mptcp = false makes the server plain TCP: a fallback)
     std::string protocol = "tcp";
     bool server_mptcp = true;
+    // bulk, rr, churn: TCP_CONGESTION on both sides ("": the namespace's
+    // default, bbr here; a new namespace's sysctl refuses cubic, setsockopt not)
+    std::string congestion;
     bool mptcp() const { return protocol == "mptcp"; }
 };
 

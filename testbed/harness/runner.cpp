@@ -334,8 +334,16 @@ class Repetition {
                     fc(),      "capture", "--netns", naming_.netns(node),
                     "--iface", dev,       "--out",   dir_ / "captures" / (stem + ".pcap")};
                 // DNS over UDP too, whole messages (qname, rcode, answer count).
-                if (has_dns())
-                    argv.insert(argv.end(), {"--filter", "tcp or udp port 53", "--snaplen", "512"});
+                if (has_dns()) argv.insert(argv.end(), {"--filter", "tcp or udp port 53"});
+                // Whole packets where any link corrupts (routers forward a
+                // segment with a bad TCP checksum, so every capture
+                // downstream may hold one): only then can the analysis
+                // recompute the TCP checksum and leave out what the
+                // receiving host drops. Else headers (and DNS messages).
+                if (corrupts())
+                    argv.insert(argv.end(), {"--snaplen", "65535"});
+                else if (has_dns())
+                    argv.insert(argv.end(), {"--snaplen", "512"});
                 auto c = std::make_unique<Child>("capture " + stem, argv, log("capture-" + stem));
                 captures_.push_back(std::move(c));
                 capture_stems_.push_back(stem);
@@ -380,6 +388,19 @@ class Repetition {
             std::this_thread::sleep_for(200ms);  // subscribed before the servers listen
         }
         progress_.step("observers");
+    }
+
+    // Does any link corrupt packets, from the start or after a change?
+    bool corrupts() const {
+        const auto has = [](const std::string& spec) {
+            return spec.find("corrupt") != std::string::npos;
+        };
+        for (const Link& l : x_.links) {
+            if (has(l.a_to_b) || has(l.b_to_a)) return true;
+            for (const auto& ch : l.changes)
+                if ((ch.a_to_b && has(*ch.a_to_b)) || (ch.b_to_a && has(*ch.b_to_a))) return true;
+        }
+        return false;
     }
 
     bool has_dns() const {
@@ -518,6 +539,7 @@ class Repetition {
                              "--truth", dir_ / server_truth, "--host", w.server, "--workload",
                              w.name, "--idle-timeout", secs(idle)});
                 if (w.mptcp() && w.server_mptcp) argv.push_back("--mptcp");
+                if (!w.congestion.empty()) argv.insert(argv.end(), {"--congestion", w.congestion});
                 auto c = std::make_unique<Child>("server " + w.name, argv, log("server-" + w.name));
                 servers_.push_back(std::move(c));
             }
@@ -630,8 +652,15 @@ class Repetition {
                      secs(w.connect_timeout_ns),
                      "--idle-timeout",
                      secs(std::max<int64_t>(30'000'000'000, silence_ns(w.name) + 2'000'000'000))});
-                if (w.user_timeout_ns > 0)
-                    argv.insert(argv.end(), {"--user-timeout", secs(w.user_timeout_ns)});
+                // Without a user timeout of its own, a connection may stay
+                // silent as long as its path plausibly makes it (budget.hpp).
+                argv.insert(argv.end(),
+                            {"--user-timeout",
+                             secs(w.user_timeout_ns > 0
+                                      ? w.user_timeout_ns
+                                      : std::max<int64_t>(3'000'000'000,
+                                                          silence_ns(w.name) + 2'000'000'000))});
+                if (!w.congestion.empty()) argv.insert(argv.end(), {"--congestion", w.congestion});
                 if (w.mptcp()) argv.push_back("--mptcp");
                 p.cs.push_back(
                     std::make_unique<Child>("client " + w.name, argv, log("client-" + w.name)));

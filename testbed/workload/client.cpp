@@ -8,9 +8,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -73,6 +75,13 @@ Fd open_connection(const ClientOptions& o, UsedPorts& used, ConnTruth& t) {
     // kernel's default retransmission limits apply.
     const bool user_timeout_set = fd && setsockopt(fd.get(), IPPROTO_TCP, TCP_USER_TIMEOUT,
                                                    &user_timeout_ms, sizeof user_timeout_ms) == 0;
+    if (fd && !o.congestion.empty() &&
+        setsockopt(fd.get(), IPPROTO_TCP, TCP_CONGESTION, o.congestion.data(),
+                   o.congestion.size()) != 0) {
+        set_error_outcome(t, errno);
+        t.t_end_ns = realtime_ns();
+        return {};
+    }
     if (!fd || (!user_timeout_set && !(o.mptcp && (errno == ENOPROTOOPT || errno == EOPNOTSUPP))) ||
         setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
         set_error_outcome(t, errno);
@@ -153,6 +162,15 @@ std::string describe_mismatches(const std::map<std::string, uint32_t>& outcomes,
 }  // namespace
 
 int run_client(const ClientOptions& o) {
+    if (!o.congestion.empty()) {
+        // An unknown or disallowed algorithm is the caller's mistake: say so
+        // once, before any connection, instead of N "error" outcomes.
+        Fd probe(socket(o.connect.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (!probe || setsockopt(probe.get(), IPPROTO_TCP, TCP_CONGESTION, o.congestion.data(),
+                                 o.congestion.size()) != 0)
+            throw std::runtime_error("TCP_CONGESTION " + o.congestion + ": " +
+                                     std::strerror(errno));
+    }
     TruthWriter writer(o.truth_path);
     const Header h = make_header(o.type, o.direction, o.bytes, o.request, o.response, o.requests);
     StopSignals signals;

@@ -24,6 +24,7 @@ struct ClientOptions {
     std::chrono::nanoseconds idle_timeout = std::chrono::seconds(30);
     std::string expect = "ok";  // an outcome, or "any"
     bool mptcp = false;         // IPPROTO_MPTCP sockets
+    std::string congestion;     // TCP_CONGESTION of every socket ("": the namespace default)
     std::string truth_path, host, workload;
 };
 

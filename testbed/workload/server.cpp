@@ -28,7 +28,7 @@ namespace {
     throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-Fd listen_on(const Endpoint& e, bool mptcp) {
+Fd listen_on(const Endpoint& e, bool mptcp, const std::string& congestion) {
     const std::string where =
         describe(e.addr).addr + " port " + std::to_string(describe(e.addr).port);
     Fd fd(socket(e.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, mptcp ? kIpprotoMptcp : 0));
@@ -37,6 +37,9 @@ Fd listen_on(const Endpoint& e, bool mptcp) {
     setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     // IPv6 listeners take IPv6 only, so an IPv4 listener on the same port can coexist.
     if (e.family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (!congestion.empty() && setsockopt(fd.get(), IPPROTO_TCP, TCP_CONGESTION, congestion.data(),
+                                          congestion.size()) != 0)
+        throw_errno("TCP_CONGESTION " + congestion + " on " + where);
     if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&e.addr), e.len) != 0)
         throw_errno("bind " + where);
     if (listen(fd.get(), 1024) != 0) throw_errno("listen " + where);
@@ -136,7 +139,7 @@ int run_server(const ServerOptions& o) {
     TruthWriter writer(o.truth_path);
     StopSignals signals;
     std::vector<Fd> listeners;
-    for (const auto& e : o.listen) listeners.push_back(listen_on(e, o.mptcp));
+    for (const auto& e : o.listen) listeners.push_back(listen_on(e, o.mptcp, o.congestion));
     Shared shared{o, writer};
     Workers workers;
     uint64_t next_index = 0;

@@ -18,6 +18,8 @@ struct ServerOptions {
     // After SIGTERM, running connections get this long before they are reset.
     std::chrono::nanoseconds grace = std::chrono::seconds(2);
     bool mptcp = false;  // IPPROTO_MPTCP listeners
+    // TCP_CONGESTION of the listeners, which accepted sockets inherit ("": default).
+    std::string congestion;
 };
 
 // Prints "ready" once listening; returns the exit status (0 after a signal).

@@ -220,6 +220,10 @@ void Session::snapshot(bool force) {
 
 void Session::conclude() {
     truth_.tcp_info = read_tcp_info(fd_.get());
+    char ca[16] = "";
+    socklen_t ca_len = sizeof ca;
+    if (getsockopt(fd_.get(), IPPROTO_TCP, TCP_CONGESTION, ca, &ca_len) == 0)
+        truth_.congestion.assign(ca, strnlen(ca, std::min<size_t>(ca_len, sizeof ca)));
     if (limits_.mptcp) {
         truth_.mptcp = read_mptcp_truth(fd_.get());
         (*truth_.mptcp)["subflows_acked"] = subflows_acked_;

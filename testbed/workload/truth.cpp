@@ -28,6 +28,7 @@ nlohmann::json to_json(const ConnTruth& t) {
     j["app_bytes_received"] = t.app_bytes_received;
     j["exchanges"] = t.exchanges;
     j["closed_by"] = t.closed_by;
+    if (!t.congestion.empty()) j["congestion"] = t.congestion;
     j["tcp_info_at_close"] =
         t.tcp_info && t.tcp_info->length > 0 && t.tcp_info->info.tcpi_state == 7;
     j["tcp_info"] = t.tcp_info ? to_json(*t.tcp_info) : nlohmann::json(nullptr);

@@ -28,6 +28,7 @@ struct ConnTruth {
     uint64_t app_bytes_sent = 0, app_bytes_received = 0;
     uint32_t exchanges = 0;  // request/response exchanges completed
     std::string closed_by = "none";
+    std::string congestion;                   // TCP_CONGESTION at the end ("" when unknown)
     std::optional<TcpInfoSnapshot> tcp_info;  // null after a failed connect
     // IPPROTO_MPTCP sockets: "protocol": "mptcp" and the "mptcp" object
     // (mptcp_info.hpp); null after a failed connect.

@@ -55,11 +55,16 @@ const CLI::Validator kEndpoint(
     "ADDR:PORT");
 
 struct CommonText {
-    std::string truth, host, workload;
+    std::string truth, host, workload, congestion;
 };
 
 void add_common(CLI::App* cmd, CommonText& c) {
     cmd->add_option("--truth", c.truth, "Ground-truth file (JSON lines, appended)")->required();
+    // setsockopt works where the namespace's sysctl may not: a new network
+    // namespace allows only reno and bbr by sysctl (KERNEL.md).
+    cmd->add_option("--congestion", c.congestion,
+                    "TCP congestion control of every socket (TCP_CONGESTION: reno, cubic, "
+                    "bbr...; default: the namespace's)");
     cmd->add_option("--host", c.host, "Host name written into the truth")->required();
     cmd->add_option("--workload", c.workload, "Workload name written into the truth")->required();
 }
@@ -92,6 +97,7 @@ void add_serve(CLI::App* parent) {
         o.host = t->host;
         o.workload = t->workload;
         o.idle_timeout = workload::parse_duration(t->idle_timeout);
+        o.congestion = t->congestion;
         int rc = 0;
         try {
             rc = workload::run_server(o);
@@ -180,6 +186,7 @@ void add_client(CLI::App* parent) {
         if (o.connect_timeout.count() <= 0) fail("--connect-timeout must be positive", 2);
         if (o.idle_timeout.count() <= 0) fail("--idle-timeout must be positive", 2);
         o.expect = t->expect;
+        o.congestion = t->congestion;
         o.truth_path = t->truth;
         o.host = t->host;
         o.workload = t->workload;

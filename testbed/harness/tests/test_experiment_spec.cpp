@@ -193,6 +193,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"rel = 0.15 }", "rel = -1 }", "tolerance.rtt_mean_us: abs and rel must be >= 0"},
         BadCase{"name = \"r1\"", "name = \"client\"", "router[0].name: 'client' is already used"},
         BadCase{"seed = 7", "seed = \"seven\"", "x.toml:4: experiment.seed: must be an integer"},
+        BadCase{"direction = \"down\"", "direction = \"down\"\ncongestion = \"westwood2\"",
+                "workload[0].congestion: 'westwood2' is not one of this kernel's: "},
         BadCase{"[[workload]]\nname = \"web\"", "[[workload]]\nname = \"web\"\n[[workload",
                 "x.toml:"},
         // http: only what nginx and ab are told.
@@ -370,4 +372,11 @@ TEST(ExperimentSpec, DnsMistakesNameFileLineAndField) {
     EXPECT_NE(err.find("workload[1].client: 'client' already runs dns workload 'lookups'"),
               std::string::npos)
         << err;
+}
+
+TEST(ExperimentSpec, CongestionControlIsPerWorkload) {
+    const Experiment x = parse_experiment_text(
+        mutate("direction = \"down\"", "direction = \"down\"\ncongestion = \"cubic\""), "x.toml");
+    EXPECT_EQ(x.workloads[0].congestion, "cubic");
+    EXPECT_EQ(x.workloads[1].congestion, "");
 }
