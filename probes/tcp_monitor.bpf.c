@@ -334,11 +334,19 @@ static __always_inline void mp_subflow_closed(const struct sock *sk, struct fc_c
     struct fc_conn_state *mst = lookup_addr(st->mp.msk);
     if (!mst)
         return; /* the connection closed first */
-    mst->mpc.sf_closed += 1;
     if (st->mp.established && mst->mpc.subflows > 0)
         mst->mpc.subflows -= 1;
     if (st->lossy && mst->mpc.lossy_subflows > 0)
         mst->mpc.lossy_subflows -= 1;
+    /* Once the application closed the connection (the MPTCP socket left
+     * ESTABLISHED), its subflows end as part of that close, whichever comes
+     * first: no subflow close of its own, as the path manager counts them
+     * (mptcp_close_ssk() sends SF_CLOSED only while ESTABLISHED). Counting
+     * them raced the socket's own close. */
+    const struct sock *msk = (const struct sock *)st->mp.msk;
+    if (BPF_CORE_READ(msk, __sk_common.skc_state) != TCP_STATE_ESTABLISHED)
+        return;
+    mst->mpc.sf_closed += 1;
     __s32 err = BPF_CORE_READ(sk, sk_err);
     if (!err)
         err = st->last_err;

@@ -248,7 +248,19 @@ int run_agent(const AgentOptions& o) {
     mptcp_profiler.finish_all();
     if (dns_profiler) dns_profiler->finish_all();
     export_stats();
-    if (exporter) exporter->flush();
+    // Nothing leaves silently: every record is on the wire, or the exit
+    // line says how many were not (the harness compares it with the store).
+    if (exporter) {
+        const bool drained = exporter->drain(std::chrono::seconds(10));
+        const auto es = exporter->stats();
+        std::fprintf(stderr,
+                     "flowcorder agent: exit: %llu records exported, %llu dropped, %llu not sent\n",
+                     static_cast<unsigned long long>(es.records_sent),
+                     static_cast<unsigned long long>(es.records_dropped),
+                     static_cast<unsigned long long>(es.records_submitted - es.records_sent -
+                                                     es.records_dropped));
+        if (!drained) return 1;
+    }
     if (!o.quiet && open > 0)
         std::fprintf(
             stderr, "flowcorder agent: %zu connections still open at exit ended as DESYNC\n", open);

@@ -168,13 +168,7 @@ void run_selftest(const SelftestOptions& o) {
             ex->submit(selftest_record(t.key, i));
             ++total;
         }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    ex->flush();
-    while (ex->stats().records_sent < total && std::chrono::steady_clock::now() < deadline) {
-        ex->tick();
-        ex->flush();
-        poll(nullptr, 0, 20);
-    }
+    ex->drain(std::chrono::seconds(5));
     const auto st = ex->stats();
     std::printf("sent %llu of %llu records in %llu messages to %s (send errors %llu)\n",
                 static_cast<unsigned long long>(st.records_sent),

@@ -482,6 +482,18 @@ void Exporter::flush() {
     impl_->flush_now();
 }
 
+bool Exporter::drain(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        tick();
+        flush();
+        const ExporterStats s = stats();
+        if (s.records_sent + s.records_dropped >= s.records_submitted) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        poll(nullptr, 0, 20);
+    }
+}
+
 ExporterStats Exporter::stats() const {
     return {impl_->submitted.load(), impl_->sent.load(),        impl_->dropped.load(),
             impl_->messages.load(),  impl_->send_errors.load(), impl_->reconnects.load()};

@@ -48,6 +48,9 @@ class Exporter {
     void submit(const Record& r);  // never blocks for long; enqueue
     void tick();   // call often (>= every 100 ms): flush on interval, refresh, reconnect
     void flush();  // send everything pending now (best effort)
+    // At exit: flush until every record submitted is sent (or dropped and
+    // counted) or `timeout` passes. True when nothing is left pending.
+    bool drain(std::chrono::milliseconds timeout);
     ExporterStats stats() const;
 
   private:
