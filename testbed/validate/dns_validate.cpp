@@ -1,7 +1,5 @@
 #include "validate/dns_validate.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -11,19 +9,11 @@
 #include <set>
 
 #include "impair/log.hpp"
+#include "validate/exported.hpp"
 
 namespace fc::validate {
 
 namespace fs = std::filesystem;
-
-const std::vector<std::pair<std::string, std::vector<std::string>>> kDnsCoverage = {
-    {"dns_resolver",
-     {"dns_outcome", "dns_gai_error", "dns_v4_addrs", "dns_v6_addrs", "dns_latency_us"}},
-    {"dns_wire",
-     {"dns_attempts", "dns_lat_first_us", "dns_lat_last_us", "dns_query_bytes", "dns_reply_bytes",
-      "dns_rcode", "dns_answers"}},
-    {"dns_views_linked", {"dns_link", "dns_queries"}},
-};
 
 namespace {
 
@@ -72,12 +62,6 @@ std::optional<int64_t> outcome_code(const std::string& o) {
     return std::nullopt;
 }
 
-std::string addr_text(uint8_t v, const uint8_t* a) {
-    char buf[INET6_ADDRSTRLEN] = "";
-    inet_ntop(v == 4 ? AF_INET : AF_INET6, a, buf, sizeof buf);
-    return normalise_addr(buf);
-}
-
 class DnsRep {
   public:
     DnsRep(const Manifest& m, const std::vector<DnsLookupTruth>& lookups,
@@ -104,6 +88,8 @@ class DnsRep {
             paired[i] = p;
             compare_lookup(t, *p);
         }
+        for (const auto* p : agent_)
+            if (p->is_lookup()) report_orphan_lookup(*p, used.count(p) > 0);
         compare_queries(paired);
     }
 
@@ -129,6 +115,11 @@ class DnsRep {
     void add(const std::string& host, const std::string& workload, int64_t conn,
              const DnsProfile* p, const std::string& kpi, const std::string& source,
              double exported, double truth, std::string note = "") {
+        add(host, workload, conn, p, kpi, source, Exported{exported, ""}, truth, std::move(note));
+    }
+    void add(const std::string& host, const std::string& workload, int64_t conn,
+             const DnsProfile* p, const std::string& kpi, const std::string& source,
+             const Exported& exported, double truth, std::string note = "") {
         Detail d;
         d.experiment = m_.experiment;
         d.repetition = m_.repetition;
@@ -141,10 +132,33 @@ class DnsRep {
             d.agent_key = std::to_string(p->observation_domain) + ":" + std::to_string(p->flow_id);
         d.kpi = kpi;
         d.source = source;
-        d.exported = exported;
         d.truth = truth;
         d.note = std::move(note);
+        set_exported(d, exported);
         r_.details.push_back(std::move(d));
+    }
+
+    void skip(const std::string& key, const std::string& what) {
+        r_.skips.push_back({m_.experiment, m_.repetition, "dns", key, what});
+    }
+
+    // A lookup profile without a lookup of the tool. Other processes of the
+    // agent's host call getaddrinfo() too: one that sent no query (the
+    // harness's ping of an address literal, answered by the C library
+    // itself) made no DNS traffic the truth could know of.
+    void report_orphan_lookup(const DnsProfile& p, bool paired) {
+        const bool tool = std::any_of(lookups_.begin(), lookups_.end(),
+                                      [&](const auto& t) { return t.pid == p.pid; });
+        const bool queried = value_of(p, "dns_queries").value != 0.0;
+        const bool orphan = !paired && (tool || queried);
+        std::string host;
+        for (const auto& h : m_.hosts)
+            if (h.agent && h.observation_domain == p.observation_domain) host = h.name;
+        const std::string who = "'" + p.name + "' by pid " + std::to_string(p.pid);
+        add(host, "", -1, &p, "orphan_lookups", kWorkload, orphan ? 1 : 0, 0,
+            paired   ? ""
+            : orphan ? "no lookup of the tool for " + who
+                     : who + ": not the tool's, no query sent");
     }
 
     void load_addresses() {
@@ -177,10 +191,15 @@ class DnsRep {
             for (const auto& [side, stem] : l.captures) {
                 const std::string host = side == "a" ? l.a : l.b;
                 const std::string path = (fs::path(m_.dir) / (stem + ".json")).string();
-                if (!fs::exists(path)) continue;
+                const HostInfo* h = m_.host(host);
+                const bool due = h && h->agent;  // only an agent host's end is compared
+                if (!fs::exists(path)) {
+                    if (due) skip(kPcap, path + ": missing");
+                    continue;
+                }
                 const Capture c = read_capture(path);
                 if (c.pcap_drops > 0) {
-                    r_.warnings.push_back(path + ": libpcap dropped packets, DNS not compared");
+                    if (due) skip(kPcap, path + ": pcap_drops " + std::to_string(c.pcap_drops));
                     continue;
                 }
                 auto& hc = captures_[host].queries;
@@ -192,7 +211,10 @@ class DnsRep {
         for (const auto& l : m_.links) {
             if (!l.impaired || l.log.empty()) continue;
             const std::string path = (fs::path(m_.dir) / l.log).string();
-            if (!fs::exists(path)) continue;
+            if (!fs::exists(path)) {
+                skip(kImplog, path + ": missing");
+                continue;
+            }
             try {
                 for (const auto& rec : impair::read_log(path).records)
                     if (rec.proto == 17 && rec.has_dns_id) {
@@ -226,9 +248,9 @@ class DnsRep {
         return best;
     }
 
+    // A column the matching itself needs; a missing one matches nothing.
     static double kpi(const DnsProfile& p, const std::string& k) {
-        const auto it = p.kpi.find(k);
-        return it == p.kpi.end() ? NAN : it->second;
+        return value_of(p, k).value.value_or(NAN);
     }
 
     // Queries the host's capture saw for this lookup: its name, sent while it ran.
@@ -254,16 +276,16 @@ class DnsRep {
             want = servfail ? 3 : 4;
             note = servfail ? "EAI_AGAIN with a SERVFAIL on the wire" : "EAI_AGAIN, no reply seen";
         }
-        add(t.host, t.workload, t.lookup, &p, "dns_outcome", kWorkload, kpi(p, "dns_outcome"),
+        add(t.host, t.workload, t.lookup, &p, "dns_outcome", kWorkload, value_of(p, "dns_outcome"),
             static_cast<double>(*want), note);
-        add(t.host, t.workload, t.lookup, &p, "dns_gai_error", kWorkload, kpi(p, "dns_gai_error"),
-            static_cast<double>(t.rc < 0 ? -t.rc : t.rc));
-        add(t.host, t.workload, t.lookup, &p, "dns_v4_addrs", kWorkload, kpi(p, "dns_v4_addrs"),
-            static_cast<double>(t.v4));
-        add(t.host, t.workload, t.lookup, &p, "dns_v6_addrs", kWorkload, kpi(p, "dns_v6_addrs"),
-            static_cast<double>(t.v6));
-        add(t.host, t.workload, t.lookup, &p, "dns_latency_us", kWorkload, kpi(p, "dns_latency_us"),
-            static_cast<double>(t.t_end_ns - t.t_start_ns) / 1e3,
+        add(t.host, t.workload, t.lookup, &p, "dns_gai_error", kWorkload,
+            value_of(p, "dns_gai_error"), static_cast<double>(t.rc < 0 ? -t.rc : t.rc));
+        add(t.host, t.workload, t.lookup, &p, "dns_v4_addrs", kWorkload,
+            value_of(p, "dns_v4_addrs"), static_cast<double>(t.v4));
+        add(t.host, t.workload, t.lookup, &p, "dns_v6_addrs", kWorkload,
+            value_of(p, "dns_v6_addrs"), static_cast<double>(t.v6));
+        add(t.host, t.workload, t.lookup, &p, "dns_latency_us", kWorkload,
+            value_of(p, "dns_latency_us"), static_cast<double>(t.t_end_ns - t.t_start_ns) / 1e3,
             "time inside getaddrinfo, as the tool timed it");
         add(t.host, t.workload, t.lookup, &p, "window_start_ns", kWorkload,
             static_cast<double>(p.window_start_ns - t.t_start_ns), 0,
@@ -271,7 +293,7 @@ class DnsRep {
         if (captures_.count(t.host)) {
             std::set<std::tuple<int64_t, int64_t, std::string>> distinct;
             for (const auto* q : caught) distinct.insert({q->client_port, q->id, q->server});
-            add(t.host, t.workload, t.lookup, &p, "dns_queries", kPcap, kpi(p, "dns_queries"),
+            add(t.host, t.workload, t.lookup, &p, "dns_queries", kPcap, value_of(p, "dns_queries"),
                 static_cast<double>(distinct.size()),
                 "distinct queries captured during the lookup");
         }
@@ -335,37 +357,41 @@ class DnsRep {
                 }
             }
         }
+        // Every query profile of a host whose end was captured: a captured query, or an orphan.
         for (const auto* a : agent_) {
-            if (a->is_lookup() || matched.count(a)) continue;
-            bool host_captured = false;
+            if (a->is_lookup()) continue;
+            std::string host;
             for (const auto& h : m_.hosts)
-                if (h.agent && h.observation_domain == a->observation_domain)
-                    host_captured = captures_.count(h.name) > 0;
-            if (!host_captured) continue;
-            add("", "", -1, a, "orphan_queries", kPcap, 1, 0,
-                "no captured query " + a->name + " " + a->src + ":" + std::to_string(a->sport));
+                if (h.agent && h.observation_domain == a->observation_domain) host = h.name;
+            if (!captures_.count(host)) continue;
+            const bool orphan = !matched.count(a);
+            add(host, "", -1, a, "orphan_queries", kPcap, orphan ? 1 : 0, 0,
+                orphan
+                    ? "no captured query " + a->name + " " + a->src + ":" + std::to_string(a->sport)
+                    : "");
         }
     }
 
     void compare_query(const std::string& host, const std::string& workload, int64_t conn,
                        const CaptureDnsQuery& q, const DnsProfile& p) {
-        add(host, workload, conn, &p, "dns_attempts", kPcap, kpi(p, "dns_attempts"),
+        add(host, workload, conn, &p, "dns_attempts", kPcap, value_of(p, "dns_attempts"),
             static_cast<double>(q.attempts));
-        add(host, workload, conn, &p, "dns_query_bytes", kPcap, kpi(p, "dns_query_bytes"),
+        add(host, workload, conn, &p, "dns_query_bytes", kPcap, value_of(p, "dns_query_bytes"),
             static_cast<double>(q.query_size));
-        add(host, workload, conn, &p, "dns_reply_bytes", kPcap, kpi(p, "dns_reply_bytes"),
+        add(host, workload, conn, &p, "dns_reply_bytes", kPcap, value_of(p, "dns_reply_bytes"),
             static_cast<double>(q.reply_size.value_or(0)));
-        add(host, workload, conn, &p, "dns_rcode", kPcap, kpi(p, "dns_rcode"),
+        add(host, workload, conn, &p, "dns_rcode", kPcap, value_of(p, "dns_rcode"),
             static_cast<double>(q.rcode.value_or(255)), "255: no reply");
-        add(host, workload, conn, &p, "dns_answers", kPcap, kpi(p, "dns_answers"),
+        add(host, workload, conn, &p, "dns_answers", kPcap, value_of(p, "dns_answers"),
             static_cast<double>(q.answers.value_or(0)));
         add(host, workload, conn, &p, "window_start_ns", kPcap,
             static_cast<double>(p.window_start_ns - q.t_first_ns), 0,
             "offset of the query's start from its first copy on the wire (ns)");
         if (q.t_reply_ns) {
-            add(host, workload, conn, &p, "dns_lat_first_us", kPcap, kpi(p, "dns_lat_first_us"),
+            add(host, workload, conn, &p, "dns_lat_first_us", kPcap,
+                value_of(p, "dns_lat_first_us"),
                 static_cast<double>(*q.t_reply_ns - q.t_first_ns) / 1e3);
-            add(host, workload, conn, &p, "dns_lat_last_us", kPcap, kpi(p, "dns_lat_last_us"),
+            add(host, workload, conn, &p, "dns_lat_last_us", kPcap, value_of(p, "dns_lat_last_us"),
                 static_cast<double>(*q.t_reply_ns -
                                     q.t_last_before_reply_ns.value_or(q.t_last_ns)) /
                     1e3,
@@ -377,20 +403,28 @@ class DnsRep {
                 if (rec.dns_id == q.id && rec.sport == q.client_port &&
                     rec.dport == q.server_port && addr_text(rec.ip_version, rec.src) == q.client)
                     seen += rec.count;
+            // Its sender's own link carried every copy, or the log lost some.
             if (seen > 0)
-                add(host, workload, conn, &p, "dns_attempts", kImplog, kpi(p, "dns_attempts"),
+                add(host, workload, conn, &p, "dns_attempts", kImplog, value_of(p, "dns_attempts"),
                     static_cast<double>(seen), "copies of the query the link carried or dropped");
+            else
+                skip("dns_attempts/impairment_log", "query " + q.qname + " id " +
+                                                        std::to_string(q.id) + " is in no log of " +
+                                                        host + "'s links");
         }
-        if (!server_.empty()) {
+        // A listening server logs every query it got, none when it got none.
+        if (!m_.dns_server_truth.empty()) {
             // What reached the server: the copies sent less those the links dropped.
-            const std::string type = qtype_name(static_cast<int64_t>(kpi(p, "dns_qtype")));
+            const auto qtype = value_of(p, "dns_qtype").value;
+            const std::string type = qtype ? qtype_name(static_cast<int64_t>(*qtype)) : "";
             double logged = 0;
             for (const auto& s : server_)
                 if (s.client == q.client && s.client_port == q.client_port && s.qtype == type &&
                     lower(s.name) == lower(q.qname))
                     ++logged;
-            add(host, workload, conn, &p, "dns_delivered", kServerLog,
-                kpi(p, "dns_attempts") - static_cast<double>(dropped_on_links(p)), logged,
+            Exported delivered = value_of(p, "dns_attempts");
+            if (delivered.value) *delivered.value -= static_cast<double>(dropped_on_links(p));
+            add(host, workload, conn, &p, "dns_delivered", kServerLog, delivered, logged,
                 "attempts less link drops, against the queries the server logged");
         }
     }

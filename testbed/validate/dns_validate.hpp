@@ -13,9 +13,6 @@
 
 namespace fc::validate {
 
-// KPI groups every run with DNS workloads must compare (coverage rows).
-extern const std::vector<std::pair<std::string, std::vector<std::string>>> kDnsCoverage;
-
 void validate_dns_rep(const Manifest& m, const std::vector<DnsLookupTruth>& lookups,
                       const std::vector<DnsServerQuery>& server_log,
                       const std::vector<const DnsProfile*>& agent, Result& r);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ struct Manifest {
     std::map<std::string, std::string> mptcp_monitor;             // host -> path (mptcp_monitor)
     std::map<std::string, std::string> workload_types;            // workload name -> type
     std::map<std::string, Tolerance> tolerances;  // key "kpi" or "kpi/source"; unset fields NaN
+    std::map<std::string, std::string> skips;     // declared skips: "source" or "kpi/source" -> why
     const HostInfo* host(const std::string& name) const;
 };
 
@@ -67,6 +69,7 @@ struct Profile {
     int64_t window_start_ns = 0, window_end_ns = 0;
     int64_t start_state = 0, end_state = 0, close_cause = 0;
     std::map<std::string, double> kpi;  // every KPI column present in the table
+    std::set<std::string> null_kpis;    // KPI columns present but NULL in this row
 };
 
 // All profiles of one (observation_domain, flow_id), sorted by profile_seq.
@@ -171,18 +174,21 @@ struct DnsProfile {
     int64_t window_start_ns = 0, window_end_ns = 0;
     int64_t start_state = 0, end_state = 0, close_cause = 0;
     std::map<std::string, double> kpi;  // the dns_* columns
+    std::set<std::string> null_kpis;    // dns_* columns present but NULL in this row
     bool is_lookup() const { return template_id == 260; }
 };
 
 // `::ffff:a.b.c.d` -> `a.b.c.d`; IPv6 in inet_ntop's canonical form.
 std::string normalise_addr(const std::string& addr);
+// An engine log record's address (ip_version 4 or 6), normalised.
+std::string addr_text(uint8_t ip_version, const uint8_t* a);
 
 Manifest read_manifest(const std::string& path);
 std::vector<TruthConn> read_truth(const std::string& path);
 Capture read_capture(const std::string& path);
 // Every TCP profile of the table (templates 256, 257), grouped per connection. Only
-// the identity columns are required; a missing KPI column leaves that KPI
-// uncompared.
+// the identity columns are required; a KPI column absent or NULL fails each
+// comparison that needed it (exported.hpp).
 std::vector<AgentConn> read_profiles(const std::string& sqlite_path);
 // Every DNS profile of the table (templates 260-262); none in an older schema.
 std::vector<DnsProfile> read_dns_profiles(const std::string& sqlite_path);

@@ -9,38 +9,20 @@
 #include <string_view>
 #include <tuple>
 
+#include "validate/exported.hpp"
+#include "validate/fsm.hpp"
+
 namespace fc::validate {
 
 namespace fs = std::filesystem;
-
-const std::vector<std::pair<std::string, std::vector<std::string>>> kMptcpCoverage = {
-    {"mptcp_data_level",
-     {"mptcp_bytes_sent", "mptcp_bytes_received", "mptcp_bytes_acked", "mptcp_bytes_retrans"}},
-    {"mptcp_subflows",
-     {"mptcp_joins", "mptcp_sf_closes", "mptcp_subflows_max", "subflow_marked", "subflow_linked"}},
-    {"mptcp_fallback", {"mptcp_fallback", "close_cause"}},
-    {"mptcp_subflow_tcp",
-     {"subflow_data_segs_out", "subflow_data_segs_in", "subflow_bytes_sent",
-      "subflow_bytes_retrans", "subflow_bytes_acked", "subflow_bytes_received"}},
-};
 
 namespace {
 
 const std::string kWorkload = "workload", kFullInfo = "mptcp_full_info", kMonitor = "pm_monitor",
                   kPcap = "pcap";
-constexpr int64_t kNew = 1, kFinished = 4, kNetErr = 5, kProtoErr = 6, kDesync = 7;
 
-double sum(const AgentConn& c, const std::string& k) {
-    double s = 0;
-    for (const auto& p : c.profiles)
-        if (auto it = p.kpi.find(k); it != p.kpi.end()) s += it->second;
-    return s;
-}
-double last(const AgentConn& c, const std::string& k) {
-    const auto& kpi = c.profiles.back().kpi;
-    const auto it = kpi.find(k);
-    return it == kpi.end() ? NAN : it->second;
-}
+// An identifier the matching needs; a missing one matches nothing.
+double last(const AgentConn& c, const std::string& k) { return last_of(c, k).value.value_or(NAN); }
 std::optional<double> info(const MptcpTruth& t, const std::string& k) {
     for (const std::string& name : {k, "mptcpi_" + k})
         if (auto it = t.info.find(name); it != t.info.end()) return it->second;
@@ -68,6 +50,7 @@ class MptcpRep {
             used.insert(c);
             compare(t, *c, *h);
         }
+        for (const auto* c : conns_) report_orphan(*c, used.count(c) > 0);
         // Every marked subflow names a connection record of its agent.
         for (const auto* s : subflows_) {
             const double id = last(*s, "mptcp_conn_id");
@@ -92,6 +75,7 @@ class MptcpRep {
     const std::vector<const AgentConn*>& subflows_;
     Result& r_;
     std::map<std::string, std::vector<MptcpEvent>> monitor_;  // by host
+    std::set<std::pair<std::string, std::string>> skipped_;
 
     Detail base(const std::string& key) const {
         Detail d;
@@ -103,6 +87,11 @@ class MptcpRep {
     }
     void add(const MptcpTruth& t, const AgentConn* c, const std::string& kpi,
              const std::string& source, double exported, double truth, std::string note = "") {
+        add(t, c, kpi, source, Exported{exported, ""}, truth, std::move(note));
+    }
+    void add(const MptcpTruth& t, const AgentConn* c, const std::string& kpi,
+             const std::string& source, const Exported& exported, double truth,
+             std::string note = "") {
         Detail d = base(c ? c->key() : "");
         d.host = t.host;
         d.workload = t.workload;
@@ -110,16 +99,39 @@ class MptcpRep {
         d.role = t.role;
         d.kpi = kpi;
         d.source = source;
-        d.exported = exported;
         d.truth = truth;
         d.note = std::move(note);
+        set_exported(d, exported);
+        r_.details.push_back(std::move(d));
+    }
+
+    void skip(const std::string& key, const std::string& what) {
+        if (skipped_.insert({key, what}).second)
+            r_.skips.push_back({m_.experiment, m_.repetition, "mptcp", key, what});
+    }
+
+    // A connection record of the repetition's agents without an MPTCP connection of the workload.
+    void report_orphan(const AgentConn& c, bool paired) {
+        Detail d = base(c.key());
+        for (const auto& h : m_.hosts)
+            if (h.agent && h.observation_domain == c.observation_domain) d.host = h.name;
+        d.kpi = "orphan_connections";
+        d.source = kWorkload;
+        d.exported = paired ? 0 : 1;
+        const auto& p = c.profiles.front();
+        if (!paired)
+            d.note = "no MPTCP truth for " + p.src + ":" + std::to_string(p.sport) + " -> " +
+                     p.dst + ":" + std::to_string(p.dport);
         r_.details.push_back(std::move(d));
     }
 
     void load_monitor() {
         for (const auto& [host, rel] : m_.mptcp_monitor) {
             const std::string path = (fs::path(m_.dir) / rel).string();
-            if (fs::exists(path)) monitor_[host] = read_mptcp_monitor(path);
+            if (fs::exists(path))
+                monitor_[host] = read_mptcp_monitor(path);
+            else
+                skip(kMonitor, path + ": missing");
         }
     }
 
@@ -141,25 +153,21 @@ class MptcpRep {
     }
 
     void compare(const MptcpTruth& t, const AgentConn& c, const HostInfo& h) {
-        // The chain: NEW first, contiguous windows, a terminal end.
-        std::string defects;
+        const auto defects = chain_defects(c);
+        std::string note;
+        for (const auto& s : defects) note += (note.empty() ? "" : "; ") + s;
+        add(t, &c, "profile_chain", kWorkload, static_cast<double>(defects.size()), 0, note);
         const auto& ps = c.profiles;
-        if (ps.front().start_state != kNew) defects += "first profile not NEW; ";
-        for (size_t k = 0; k < ps.size(); ++k) {
-            if (ps[k].profile_seq != static_cast<int64_t>(k)) defects += "sequence gap; ";
-            if (ps[k].end_state == kDesync) defects += "DESYNC; ";
-            if (k + 1 < ps.size() && ps[k].window_end_ns != ps[k + 1].window_start_ns)
-                defects += "window gap; ";
-        }
-        const int64_t end = ps.back().end_state;
-        if (end != kFinished && end != kNetErr && end != kProtoErr) defects += "not terminal; ";
-        add(t, &c, "profile_chain", kWorkload, defects.empty() ? 0 : 1, 0, defects);
 
-        for (const char* k : {"bytes_sent", "bytes_received", "bytes_acked", "bytes_retrans"})
+        // A connection that fell back has no MPTCP_FULL_INFO: nothing due.
+        for (const char* k : {"bytes_sent", "bytes_received", "bytes_acked", "bytes_retrans"}) {
+            const std::string kpi = std::string("mptcp_") + k;
             if (auto v = info(t, k))
-                add(t, &c, std::string("mptcp_") + k, kFullInfo, sum(c, std::string("mptcp_") + k),
-                    *v);
-        add(t, &c, "mptcp_fallback", kFullInfo, last(c, "mptcp_fallback"), t.fallback ? 1 : 0);
+                add(t, &c, kpi, kFullInfo, sum_of(c, kpi), *v);
+            else if (!t.fallback)
+                skip(kpi + "/" + kFullInfo, std::string("mptcpi_") + k + " absent from " + t.file);
+        }
+        add(t, &c, "mptcp_fallback", kFullInfo, last_of(c, "mptcp_fallback"), t.fallback ? 1 : 0);
         // An orderly end: FINISHED (4) by DATA_FIN/FIN (cause 1).
         if (t.outcome == "ok")
             add(t, &c, "close_cause", kWorkload,
@@ -168,6 +176,10 @@ class MptcpRep {
 
         // Joins, closes and the most subflows at once: the path manager's
         // events for this token while the connection was open.
+        // Every agent host of an MPTCP experiment has its monitor (a missing file is skipped at
+        // load).
+        if (t.token && !t.fallback && !m_.mptcp_monitor.count(t.host))
+            skip(kMonitor, "no monitor of " + t.host + " in " + m_.path);
         if (auto it = monitor_.find(t.host); it != monitor_.end() && t.token && !t.fallback) {
             double joins = 0, closes = 0, now = 1, most = 1;
             for (const auto& e : it->second) {
@@ -181,15 +193,11 @@ class MptcpRep {
                     --now;
                 }
             }
-            add(t, &c, "mptcp_joins", kMonitor, sum(c, "mptcp_joins"), joins,
+            add(t, &c, "mptcp_joins", kMonitor, sum_of(c, "mptcp_joins"), joins,
                 "SF_ESTABLISHED events of the connection's token");
-            add(t, &c, "mptcp_sf_closes", kMonitor, sum(c, "mptcp_sf_closes"), closes,
+            add(t, &c, "mptcp_sf_closes", kMonitor, sum_of(c, "mptcp_sf_closes"), closes,
                 "SF_CLOSED events before the connection's CLOSED");
-            double exported_most = 0;
-            for (const auto& p : c.profiles)
-                if (auto k = p.kpi.find("mptcp_subflows_max"); k != p.kpi.end())
-                    exported_most = std::max(exported_most, k->second);
-            add(t, &c, "mptcp_subflows_max", kMonitor, exported_most, most,
+            add(t, &c, "mptcp_subflows_max", kMonitor, max_of(c, "mptcp_subflows_max"), most,
                 "the most subflows established at once, from the events");
         }
         // ... and the MP_JOIN handshakes the captures saw for it: a join SYN
@@ -206,9 +214,15 @@ class MptcpRep {
             for (const auto& [side, stem] : l.captures) {
                 if ((side == "a" ? l.a : l.b) != t.host) continue;
                 const std::string path = (fs::path(m_.dir) / (stem + ".json")).string();
-                if (!fs::exists(path)) continue;
+                if (!fs::exists(path)) {
+                    skip(kPcap, path + ": missing");
+                    continue;
+                }
                 const Capture cap = read_capture(path);
-                if (cap.pcap_drops > 0) continue;
+                if (cap.pcap_drops > 0) {
+                    skip(kPcap, path + ": pcap_drops " + std::to_string(cap.pcap_drops));
+                    continue;
+                }
                 any_capture = true;
                 for (const auto& cc : cap.connections)
                     if (cc.mptcp == "join" && tokens.count(cc.mptcp_join_token) &&
@@ -216,7 +230,7 @@ class MptcpRep {
                         ++captured;
             }
         if (any_capture && !t.fallback && !tokens.empty())
-            add(t, &c, "mptcp_joins", kPcap, sum(c, "mptcp_joins"), captured,
+            add(t, &c, "mptcp_joins", kPcap, sum_of(c, "mptcp_joins"), captured,
                 "SYNs with MP_JOIN for the connection's tokens, captured at the host's ends");
 
         // Each subflow alive at the end: marked with this connection, and its
@@ -231,8 +245,9 @@ class MptcpRep {
                     s = a;
             }
             // Marked: the connection's flowId and its token (as MPTCP_INFO says).
-            const bool marked = s && last(*s, "mptcp_conn_id") == static_cast<double>(c.flow_id) &&
-                                (!t.token || last(*s, "mptcp_token") == static_cast<double>(t.token));
+            const bool marked =
+                s && last(*s, "mptcp_conn_id") == static_cast<double>(c.flow_id) &&
+                (!t.token || last(*s, "mptcp_token") == static_cast<double>(t.token));
             add(t, s, "subflow_marked", kWorkload, marked ? 1 : 0, 1,
                 s ? ""
                   : "no marked TCP profile for subflow " + sf.local + ":" +
@@ -254,11 +269,16 @@ class MptcpRep {
                 const bool outgoing = key == "data_segs_out" || key == "bytes_sent" ||
                                       key == "bytes_retrans" || key == "bytes_acked";
                 if (outgoing && !settled) continue;
+                const std::string kpi = std::string("subflow_") + k;
                 if (auto it = sf.tcp_info.find(k); it != sf.tcp_info.end())
-                    add(t, s, std::string("subflow_") + k, kFullInfo, sum(*s, k), it->second,
+                    add(t, s, kpi, kFullInfo, sum_of(*s, k), it->second,
                         key == "bytes_acked" || key == "bytes_received"
                             ? "TCP_INFO before the subflow's FIN, which these count"
                             : "");
+                else
+                    skip(kpi + "/" + kFullInfo, std::string("tcpi_") + k + " absent from " +
+                                                    t.file + " (subflow " + sf.local + ":" +
+                                                    std::to_string(sf.lport) + ")");
             }
         }
     }

@@ -13,8 +13,6 @@
 
 namespace fc::validate {
 
-extern const std::vector<std::pair<std::string, std::vector<std::string>>> kMptcpCoverage;
-
 // `subflows`: every TCP connection of the repetition's agents marked as an
 // MPTCP subflow (mptcp_subflow != 0).
 void validate_mptcp_rep(const Manifest& m, const std::vector<MptcpTruth>& truth,

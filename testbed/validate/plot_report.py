@@ -22,6 +22,11 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
+def exported(details):
+    """Comparisons with an exported value (a KPI not exported leaves it empty)."""
+    return [d for d in details if d["exported"] != ""]
+
+
 def exported_vs_true(details, kpis, title, unit, out, log=False):
     fig, ax = plt.subplots(figsize=(5.5, 5))
     lo, hi = None, None
@@ -98,7 +103,7 @@ def main():
     if len(sys.argv) != 2:
         sys.exit("usage: plot_report.py RUN_DIR")
     run = sys.argv[1]
-    details = read_csv(os.path.join(run, "validation-details.csv"))
+    details = exported(read_csv(os.path.join(run, "validation-details.csv")))
     rows = read_csv(os.path.join(run, "validation.csv"))
     plots = os.path.join(run, "plots")
     os.makedirs(plots, exist_ok=True)

@@ -51,6 +51,16 @@ void write_file(const fs::path& path, const std::string& text) {
 
 const char* verdict(const Row& r) { return r.pass ? "pass" : "fail"; }
 
+// Coverage and skip rows are judged by presence, not against a tolerance.
+std::string tolerance_text(const Row& r) {
+    return r.experiment == "*" || r.source == "skipped" ? "" : r.tolerance.to_string();
+}
+
+std::string skip_text(const Skip& s) {
+    return s.experiment + " rep-" + std::to_string(s.repetition) + " " + s.protocol + " " + s.key +
+           ": " + s.what;
+}
+
 std::string html_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
@@ -115,8 +125,9 @@ struct Table {
 Table validation_table(const Result& r, const std::string& experiment, bool full) {
     Table t;
     if (full)
-        t.header = {"experiment",     "protocol",    "kpi",     "source",    "compared", "within",
-                    "median abs err", "p95 abs err", "verdict", "tolerance", "note"};
+        t.header = {"experiment", "protocol",        "kpi",         "source",  "compared",
+                    "within",     "median abs err",  "p95 abs err", "verdict", "tolerance",
+                    "note",       "tolerance reason"};
     else
         t.header = {"kpi", "source", "compared", "within", "verdict", "note"};
     for (const auto& row : r.rows) {
@@ -125,7 +136,7 @@ Table validation_table(const Result& r, const std::string& experiment, bool full
             t.rows.push_back({row.experiment, row.protocol, row.kpi, row.source,
                               std::to_string(row.compared), std::to_string(row.within_tolerance),
                               num(row.median_abs_error), num(row.p95_abs_error), verdict(row),
-                              row.experiment == "*" ? "-" : row.tolerance.to_string(), row.note});
+                              tolerance_text(row), row.note, row.tolerance_reason});
         else
             t.rows.push_back({row.kpi, row.source, std::to_string(row.compared),
                               std::to_string(row.within_tolerance), verdict(row), row.note});
@@ -238,9 +249,9 @@ const std::vector<std::pair<std::string, std::string>> kPlots = {
 
 void write_markdown(const Result& r, const fs::path& dir, const PlotOutcome& plots) {
     std::string md = "# Flowcorder validation report\n\n## Summary\n\n" + summary(r).markdown();
-    if (!r.warnings.empty()) {
-        md += "\n## Warnings\n\n";
-        for (const auto& w : r.warnings) md += "- " + w + "\n";
+    if (!r.skips.empty()) {
+        md += "\n## Skipped (each fails its row unless the experiment declares it)\n\n";
+        for (const auto& k : r.skips) md += "- " + skip_text(k) + "\n";
     }
     md += "\n## Validation\n\n" + validation_table(r, "", true).markdown();
     for (const auto& e : experiments_of(r))
@@ -260,9 +271,9 @@ void write_html(const Result& r, const fs::path& dir, const PlotOutcome& plots) 
         ".pass{background:#cfc}.fail{background:#fcc}img{max-width:48%;margin:4px}</style>\n"
         "</head><body>\n<h1>Flowcorder validation report</h1>\n<h2>Summary</h2>\n" +
         summary(r).html();
-    if (!r.warnings.empty()) {
-        h += "<h2>Warnings</h2>\n<ul>\n";
-        for (const auto& w : r.warnings) h += "<li>" + html_escape(w) + "</li>\n";
+    if (!r.skips.empty()) {
+        h += "<h2>Skipped (each fails its row unless the experiment declares it)</h2>\n<ul>\n";
+        for (const auto& k : r.skips) h += "<li>" + html_escape(skip_text(k)) + "</li>\n";
         h += "</ul>\n";
     }
     h += "<h2>Validation</h2>\n" + validation_table(r, "", true).html();
@@ -301,30 +312,31 @@ std::string summary_table(const Result& r, bool color) {
         if (!row.pass && !row.note.empty()) out += "  (" + row.note + ")";
         out += "\n";
     }
-    for (const auto& w : r.warnings) out += "warning: " + w + "\n";
+    for (const auto& k : r.skips) out += "skipped: " + skip_text(k) + "\n";
     return out;
 }
 
 void write_outputs(const Result& r, const OutputOptions& o) {
     const fs::path dir(r.run_dir);
-    std::string v =
-        join_csv({"experiment", "protocol", "kpi", "truth_source", "compared", "within_tolerance",
-                  "median_abs_error", "p95_abs_error", "verdict", "tolerance", "note"});
+    std::string v = join_csv({"experiment", "protocol", "kpi", "truth_source", "compared",
+                              "within_tolerance", "median_abs_error", "p95_abs_error", "verdict",
+                              "tolerance", "note", "tolerance_reason"});
     for (const auto& row : r.rows)
         v += join_csv({row.experiment, row.protocol, row.kpi, row.source,
                        std::to_string(row.compared), std::to_string(row.within_tolerance),
                        num(row.median_abs_error), num(row.p95_abs_error), verdict(row),
-                       row.experiment == "*" ? "" : row.tolerance.to_string(), row.note});
+                       tolerance_text(row), row.note, row.tolerance_reason});
     write_file(dir / "validation.csv", v);
 
     std::string d = join_csv({"experiment", "repetition", "protocol", "host", "workload", "conn",
                               "role", "agent_connection", "kpi", "truth_source", "exported", "true",
                               "abs_error", "within_tolerance", "note"});
+    // A comparison without an exported value leaves `exported` and `abs_error` empty.
     for (const auto& x : r.details)
-        d +=
-            join_csv({x.experiment, std::to_string(x.repetition), x.protocol, x.host, x.workload,
-                      std::to_string(x.conn), x.role, x.agent_key, x.kpi, x.source, num(x.exported),
-                      num(x.truth), num(x.abs_error()), x.within ? "1" : "0", x.note});
+        d += join_csv({x.experiment, std::to_string(x.repetition), x.protocol, x.host, x.workload,
+                       std::to_string(x.conn), x.role, x.agent_key, x.kpi, x.source,
+                       x.missing ? "" : num(x.exported), num(x.truth),
+                       x.missing ? "" : num(x.abs_error()), x.within ? "1" : "0", x.note});
     write_file(dir / "validation-details.csv", d);
 
     if (!o.report) return;

@@ -1,9 +1,5 @@
-// Matching truth connections to agent connections, the comparisons of the
-// TCP KPI table, and the verdicts. See FORMATS.md, "Validation output".
-#include "validate/validate.hpp"
-
-#include <arpa/inet.h>
-
+// The TCP validator: matching truth connections to agent connections and
+// the comparisons of the TCP KPI table. See FORMATS.md, "Validation output".
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -14,33 +10,15 @@
 #include <string_view>
 
 #include "impair/log.hpp"
-#include "validate/dns_validate.hpp"
-#include "validate/inputs.hpp"
-#include "validate/mptcp_validate.hpp"
+#include "impair/model.hpp"
+#include "validate/exported.hpp"
+#include "validate/fsm.hpp"
+#include "validate/tcp_validate.hpp"
 
 namespace fc::validate {
 namespace fs = std::filesystem;
 
 namespace {
-
-// FSM states and close causes as the profiles carry them (docs/ipfix-fields.md).
-enum State : int64_t {
-    kNew = 1,
-    kEstablished = 2,
-    kFinished = 4,
-    kNetErr = 5,
-    kProtoErr = 6,
-    kDesync = 7
-};
-enum Cause : int64_t {
-    kFin = 1,
-    kRstSent = 2,
-    kRstReceived = 3,
-    kTimeout = 4,
-    kRefused = 5,
-    kUnreachable = 6,
-    kOther = 9
-};
 
 const char* const kTcpInfo = "tcp_info";
 const char* const kPcap = "pcap";
@@ -74,23 +52,6 @@ constexpr TcpInfoKpi kTcpInfoKpis[] = {
     {"lost_out_end", "lost", true},
 };
 
-// The rows of the TCP KPI table; each must be compared by some source somewhere.
-const std::vector<std::pair<std::string, std::vector<std::string>>> kCoverage = {
-    {"sent_received",
-     {"bytes_acked", "bytes_received", "bytes_sent", "segs_out", "segs_in", "data_segs_out",
-      "data_segs_in"}},
-    {"retransmitted", {"bytes_retrans", "retrans_segs", "syn_retrans"}},
-    {"lost", {"lost_segs", "lost_out_end"}},
-    {"rtt", {"srtt_us", "rttvar_us", "min_rtt_us", "rtt_mean_us", "rtt_samples"}},
-    {"duplicates", {"dup_segs_in"}},
-    {"out_of_order", {"ooo_segs_in", "ooo_dist_mean"}},
-    {"stalls", {"rto_stalls"}},
-    {"dsack_reordering", {"dsack_dups", "reord_seen"}},
-    {"close_cause", {"close_cause", "close"}},
-};
-
-constexpr int64_t kSecond = 1'000'000'000;
-
 bool overlaps_more(int64_t a0, int64_t a1, int64_t b0, int64_t b1, int64_t& best) {
     const int64_t ov = std::min(a1, b1) - std::max(a0, b0);
     if (ov > best) {
@@ -106,13 +67,6 @@ std::string tuple_key(const std::string& local, int64_t lport, const std::string
     return local + "|" + std::to_string(lport) + "|" + remote + "|" + std::to_string(rport);
 }
 
-std::string addr_text(uint8_t ip_version, const uint8_t* a) {
-    char buf[INET6_ADDRSTRLEN] = "";
-    if (ip_version == 4) inet_ntop(AF_INET, a, buf, sizeof buf);
-    if (ip_version == 6) inet_ntop(AF_INET6, a, buf, sizeof buf);
-    return normalise_addr(buf);
-}
-
 // The impairment log reduced to what the lost_segs comparison needs: per
 // (4-tuple as sent, direction) the arrival times and the dropped data packets.
 struct LogIndex {
@@ -124,6 +78,17 @@ struct LogIndex {
     std::map<std::string, std::vector<Packet>> by_tuple_dir;
 };
 
+// A packet the engine corrupted is lost to TCP unless the flipped bit lies
+// where no checksum looks: an IPv6 header's traffic class and flow label
+// (bits 4..31) or hop limit (bits 56..63). IPv4's header checksum and TCP's
+// (pseudo-header, header and payload) cover every other bit.
+bool lost_to_corruption(const impair::LogRecord& r) {
+    if (!(r.flags & impair::flag_corrupted)) return false;
+    if (r.ip_version != 6) return true;
+    const uint32_t b = r.corrupt_bit;
+    return !((b >= 4 && b < 32) || (b >= 56 && b < 64));
+}
+
 LogIndex index_log(const impair::LogFile& log) {
     LogIndex idx;
     for (const auto& r : log.records) {
@@ -131,7 +96,8 @@ LogIndex index_log(const impair::LogFile& log) {
         const std::string key = tuple_key(addr_text(r.ip_version, r.src), r.sport,
                                           addr_text(r.ip_version, r.dst), r.dport) +
                                 "|" + std::to_string(r.dir);
-        const bool dropped = r.action == static_cast<uint8_t>(impair::Action::dropped);
+        const bool dropped =
+            r.action == static_cast<uint8_t>(impair::Action::dropped) || lost_to_corruption(r);
         idx.by_tuple_dir[key].push_back({r.t_in_ns, dropped ? 0 : r.t_out_ns,
                                          dropped && r.payload_len > 0 ? r.count : 0,
                                          dropped ? r.count : 0});
@@ -142,82 +108,6 @@ LogIndex index_log(const impair::LogFile& log) {
         std::stable_sort(v.begin(), v.end(),
                          [](const auto& a, const auto& b) { return a.t_in_ns < b.t_in_ns; });
     return idx;
-}
-
-std::optional<double> sum_kpi(const AgentConn& c, const std::string& kpi) {
-    double s = 0;
-    for (const auto& p : c.profiles) {
-        const auto it = p.kpi.find(kpi);
-        if (it == p.kpi.end()) return std::nullopt;
-        s += it->second;
-    }
-    return s;
-}
-
-std::optional<double> last_kpi(const AgentConn& c, const std::string& kpi) {
-    const auto& p = c.profiles.back().kpi;
-    const auto it = p.find(kpi);
-    if (it == p.end()) return std::nullopt;
-    return it->second;
-}
-
-// Σ mean·weight / Σ weight over the windows with samples.
-std::optional<double> weighted_mean(const AgentConn& c, const std::string& mean,
-                                    const std::string& weight) {
-    double num = 0, den = 0;
-    for (const auto& p : c.profiles) {
-        const auto m = p.kpi.find(mean), w = p.kpi.find(weight);
-        if (m == p.kpi.end() || w == p.kpi.end()) return std::nullopt;
-        num += m->second * w->second;
-        den += w->second;
-    }
-    if (den <= 0) return std::nullopt;
-    return num / den;
-}
-
-bool terminal(int64_t state) {
-    return state == kFinished || state == kNetErr || state == kProtoErr;
-}
-
-// Defects of a connection's profile chain; empty when complete.
-std::vector<std::string> chain_defects(const AgentConn& c) {
-    std::vector<std::string> d;
-    const auto& ps = c.profiles;
-    for (size_t k = 0; k < ps.size(); ++k) {
-        if (ps[k].profile_seq != static_cast<int64_t>(k))
-            d.push_back("profile_seq " + std::to_string(ps[k].profile_seq) + " where " +
-                        std::to_string(k) + " expected");
-        if (ps[k].end_state == kDesync) d.push_back("DESYNC at profile " + std::to_string(k));
-        if (k + 1 < ps.size() && ps[k].window_end_ns != ps[k + 1].window_start_ns)
-            d.push_back("window gap between profiles " + std::to_string(k) + " and " +
-                        std::to_string(k + 1));
-    }
-    if (ps.front().start_state != kNew) d.push_back("first profile does not start in NEW");
-    if (!terminal(ps.back().end_state))
-        d.push_back("last profile ends in state " + std::to_string(ps.back().end_state) +
-                    ", not terminal");
-    return d;
-}
-
-// Expected (end state, close cause) of the terminal profile; state 0 = NETWORK
-// or PROTOCOL_ERROR both accepted (errno outside the table).
-std::optional<std::pair<int64_t, int64_t>> expected_close(const TruthConn& t) {
-    if (t.outcome == "refused") return std::pair{kProtoErr, kRefused};
-    if (t.outcome == "unreachable") return std::pair{kNetErr, kUnreachable};
-    if (t.outcome == "timeout") return std::pair{kNetErr, kTimeout};
-    if (t.outcome == "aborted" || t.closed_by == "rst_sent") return std::pair{kProtoErr, kRstSent};
-    if (t.outcome == "reset" || t.closed_by == "rst_received")
-        return std::pair{kProtoErr, kRstReceived};
-    if (t.outcome == "ok" && t.closed_by == "fin") return std::pair{kFinished, kFin};
-    if (t.outcome == "error") return std::pair{int64_t{0}, kOther};
-    return std::nullopt;
-}
-
-// What a capture can tell about the close: 1 FIN both ways, 2 a reset, 0 neither.
-int64_t close_category_of_cause(int64_t cause) {
-    if (cause == kFin) return 1;
-    if (cause == kRstSent || cause == kRstReceived || cause == kRefused) return 2;
-    return 0;
 }
 
 class RepValidator {
@@ -258,10 +148,12 @@ class RepValidator {
     Result& r_;
     std::map<std::string, std::optional<Capture>> captures_;
     std::map<std::string, std::optional<LogIndex>> logs_;
-    std::set<std::string> warned_;
+    std::set<std::pair<std::string, std::string>> skipped_;
 
-    void warn_once(const std::string& msg) {
-        if (warned_.insert(msg).second) r_.warnings.push_back(msg);
+    // An input or comparison that was due and could not be made, once each.
+    void skip_once(const std::string& key, const std::string& what) {
+        if (skipped_.insert({key, what}).second)
+            r_.skips.push_back({m_.experiment, m_.repetition, "tcp", key, what});
     }
 
     const AgentConn* match(const TruthConn& t, const HostInfo& h,
@@ -274,9 +166,17 @@ class RepValidator {
             if (p0.src != t.local || p0.dst != t.remote || p0.sport != t.lport ||
                 p0.dport != t.rport)
                 continue;
-            if (overlaps_more(t.t_start_ns, t.t_end_ns, p0.window_start_ns,
-                              c->profiles.back().window_end_ns, best_overlap))
+            // Equal overlaps (a reused 4-tuple inside a coarse truth interval,
+            // as http's ±1 s): the earliest unused one, so that truths taken
+            // in time order pair in time order.
+            const int64_t ov = std::min(t.t_end_ns, c->profiles.back().window_end_ns) -
+                               std::max(t.t_start_ns, p0.window_start_ns);
+            if (ov > best_overlap ||
+                (best && ov == best_overlap &&
+                 p0.window_start_ns < best->profiles.front().window_start_ns)) {
+                best_overlap = ov;
                 best = c;
+            }
         }
         return best;
     }
@@ -296,12 +196,18 @@ class RepValidator {
 
     void add(const TruthConn& t, const AgentConn* c, const std::string& kpi,
              const std::string& source, double exported, double truth, std::string note = "") {
+        add(t, c, kpi, source, Exported{exported, ""}, truth, std::move(note));
+    }
+    // A value the profiles may lack: then the comparison fails as not exported.
+    void add(const TruthConn& t, const AgentConn* c, const std::string& kpi,
+             const std::string& source, const Exported& exported, double truth,
+             std::string note = "") {
         Detail d = base(t, c);
         d.kpi = kpi;
         d.source = source;
-        d.exported = exported;
         d.truth = truth;
         d.note = std::move(note);
+        set_exported(d, exported);
         r_.details.push_back(std::move(d));
     }
 
@@ -327,17 +233,20 @@ class RepValidator {
         if (!t.tcp_info || !t.tcp_info_at_close) return;
         for (const auto& k : kTcpInfoKpis) {
             const auto truth = t.tcp_info->find(k.field);
-            if (truth == t.tcp_info->end()) continue;  // older kernel: field absent
-            const auto exported = k.last ? last_kpi(c, k.kpi) : sum_kpi(c, k.kpi);
-            if (!exported) continue;  // column absent: coverage rows say so
+            if (truth == t.tcp_info->end()) {  // the kernel's struct tcp_info is shorter
+                skip_once(std::string(k.kpi) + "/" + kTcpInfo,
+                          std::string("tcpi_") + k.field + " absent from " + t.file);
+                continue;
+            }
+            const auto exported = k.last ? last_of(c, k.kpi) : sum_of(c, k.kpi);
             // The kernel's min_rtt is ~0U until the first RTT sample (a
             // connect() refused or unreachable before any ACK); the agent
             // exports that as 0.
             if (std::string_view(k.field) == "min_rtt" && truth->second == 4294967295.0) {
-                add(t, &c, k.kpi, kTcpInfo, *exported, 0, "no RTT sample (tcpi_min_rtt ~0U)");
+                add(t, &c, k.kpi, kTcpInfo, exported, 0, "no RTT sample (tcpi_min_rtt ~0U)");
                 continue;
             }
-            add(t, &c, k.kpi, kTcpInfo, *exported, truth->second);
+            add(t, &c, k.kpi, kTcpInfo, exported, truth->second);
         }
     }
 
@@ -375,12 +284,12 @@ class RepValidator {
         if (it == captures_.end()) {
             std::optional<Capture> c;
             if (!fs::exists(path)) {
-                warn_once(path + ": missing, its comparisons skipped");
+                skip_once(kPcap, path + ": missing");
             } else {
                 c = read_capture(path);
+                // An incomplete capture would make every count it gives wrong.
                 if (c->pcap_drops > 0) {
-                    warn_once(path + ": pcap_drops " + std::to_string(c->pcap_drops) +
-                              " > 0, capture skipped");
+                    skip_once(kPcap, path + ": pcap_drops " + std::to_string(c->pcap_drops));
                     c.reset();
                 }
             }
@@ -390,7 +299,9 @@ class RepValidator {
     }
 
     // The capture entry of t's connection: local side first when `local_is_client`.
-    static const CaptureConn* find_in(const Capture& cap, const TruthConn& t,
+    // Matched on the agent connection's own interval, which is exact where the
+    // truth's may be coarse (http's ±1 s) and a 4-tuple may recur within it.
+    static const CaptureConn* find_in(const Capture& cap, const TruthConn& t, const AgentConn& c,
                                       bool& local_is_client) {
         const CaptureConn* best = nullptr;
         int64_t best_overlap = INT64_MIN;
@@ -400,7 +311,8 @@ class RepValidator {
             const bool rev = e.server == t.local && e.sport == t.lport && e.client == t.remote &&
                              e.cport == t.rport;
             if (!fwd && !rev) continue;
-            if (overlaps_more(t.t_start_ns, t.t_end_ns, e.first_ns, e.last_ns, best_overlap)) {
+            if (overlaps_more(c.profiles.front().window_start_ns, c.profiles.back().window_end_ns,
+                              e.first_ns, e.last_ns, best_overlap)) {
                 best = &e;
                 local_is_client = fwd;
             }
@@ -418,7 +330,7 @@ class RepValidator {
                 const Capture* cap = capture(stem->second);
                 if (!cap) continue;
                 bool local_is_client = false;
-                const CaptureConn* e = find_in(*cap, t, local_is_client);
+                const CaptureConn* e = find_in(*cap, t, c, local_is_client);
                 if (!e) continue;
                 compare_capture(t, c, *e, local_is_client);
                 return;  // one capture point per connection
@@ -435,20 +347,19 @@ class RepValidator {
         const double opens = client ? e.syn : e.synack;
         const double syn_rtx = opens > 0 ? opens - 1 : 0;
 
-        if (auto v = sum_kpi(c, "data_segs_out"))
-            add(t, &c, "data_segs_out", kPcap, *v, out.data_segs);
+        add(t, &c, "data_segs_out", kPcap, sum_of(c, "data_segs_out"), out.data_segs);
         // The agent's retrans_segs (total_retrans) counts SYN and FIN
         // retransmissions too.
-        if (auto v = sum_kpi(c, "retrans_segs"))
-            add(t, &c, "retrans_segs", kPcap, *v, out.retrans_segs + syn_rtx + out.fin_retrans,
-                "pcap data + SYN + bare FIN retransmissions");
-        if (auto v = sum_kpi(c, "syn_retrans"); v && opens > 0)
-            add(t, &c, "syn_retrans", kPcap, *v, syn_rtx);
-        if (auto v = sum_kpi(c, "dup_segs_in")) add(t, &c, "dup_segs_in", kPcap, *v, in.dup_segs);
-        if (auto v = sum_kpi(c, "ooo_segs_in")) add(t, &c, "ooo_segs_in", kPcap, *v, in.ooo_segs);
-        if (auto v = weighted_mean(c, "ooo_dist_mean", "ooo_dist_samples");
-            v && in.ooo_dist_samples > 0)
-            add(t, &c, "ooo_dist_mean", kPcap, *v, in.ooo_dist_mean);
+        add(t, &c, "retrans_segs", kPcap, sum_of(c, "retrans_segs"),
+            out.retrans_segs + syn_rtx + out.fin_retrans,
+            "pcap data + SYN + bare FIN retransmissions");
+        if (opens > 0) add(t, &c, "syn_retrans", kPcap, sum_of(c, "syn_retrans"), syn_rtx);
+        add(t, &c, "dup_segs_in", kPcap, sum_of(c, "dup_segs_in"), in.dup_segs);
+        add(t, &c, "ooo_segs_in", kPcap, sum_of(c, "ooo_segs_in"), in.ooo_segs);
+        // Out-of-order data on the wire: the agent must have measured distances too.
+        if (in.ooo_dist_samples > 0)
+            add(t, &c, "ooo_dist_mean", kPcap,
+                weighted_mean_of(c, "ooo_dist_mean", "ooo_dist_samples"), in.ooo_dist_mean);
         // RTT: the agent counts the kernel's RTT callback, which fires once
         // per round trip; the capture emulates that sampling (rtt_rounds).
         // A passive opener's first round (SYN-ACK -> ACK) happens before the
@@ -474,14 +385,14 @@ class RepValidator {
             // from SACK blocks or timestamps, which the capture analysis
             // does not reproduce: those connections' means are not judged.
             if (n >= 3 && out.rounds_skipped_retrans == 0)
-                if (auto v = weighted_mean(c, "rtt_mean_us", "rtt_samples"))
-                    add(t, &c, "rtt_mean_us", kPcap, *v, mean, "per-round samples");
+                add(t, &c, "rtt_mean_us", kPcap, weighted_mean_of(c, "rtt_mean_us", "rtt_samples"),
+                    mean, "per-round samples");
             // Rounds whose ACK covered retransmitted data use SACK or
             // timestamp RTTs in the kernel; the capture cannot, so counts
             // are compared only without them.
             if (out.rounds_skipped_retrans == 0 && n >= 1)
-                if (auto v = sum_kpi(c, "rtt_samples"))
-                    add(t, &c, "rtt_samples", kPcap, *v, n, "rounds with an RTT sample");
+                add(t, &c, "rtt_samples", kPcap, sum_of(c, "rtt_samples"), n,
+                    "rounds with an RTT sample");
         }
         // The opening window ends when the SYN-ACK reaches the client: the
         // capture at the client's end saw it a few microseconds earlier.
@@ -507,7 +418,7 @@ class RepValidator {
         if (it == logs_.end()) {
             std::optional<LogIndex> idx;
             if (!fs::exists(path)) {
-                warn_once(path + ": missing, lost_segs not compared on this link");
+                skip_once(kImplog, path + ": missing");
             } else {
                 try {
                     idx = index_log(impair::read_log(path));
@@ -526,54 +437,58 @@ class RepValidator {
     // packets reordered (RACK marks the late ones) it counts more, by
     // design. Those connections are not compared; the others must match.
     void compare_logs(const TruthConn& t, const AgentConn& c) {
-        const auto exported = sum_kpi(c, "lost_segs");
-        if (!exported) return;
         // An RTO marks everything outstanding lost, packets still queued in
         // a deep bottleneck included: not comparable with the drops either.
         if (t.tcp_info) {
             const auto rto = t.tcp_info->find("total_rto");
             if (rto != t.tcp_info->end() && rto->second > 0) return;
         }
+        // Every impaired link the connection crosses, in whichever direction
+        // its data goes there: a drop on any hop is a loss to the sender.
+        const std::string out_key = tuple_key(t.local, t.lport, t.remote, t.rport);
+        const std::string in_key = tuple_key(t.remote, t.rport, t.local, t.lport);
+        // The 4-tuple could recur in a later connection: keep to this one's
+        // lifetime as its agent saw it (exact, where the truth's may be coarse).
+        const int64_t from = c.profiles.front().window_start_ns,
+                      to = c.profiles.back().window_end_ns;
+        auto mine = [&](const LogIndex::Packet& p) {
+            const auto t_in = static_cast<int64_t>(p.t_in_ns);
+            return t_in >= from && t_in <= to;
+        };
+        double dropped = 0, reverse_dropped = 0;
+        bool seen = false, reordered = false;
+        auto scan = [&](const std::vector<LogIndex::Packet>& ps, bool outgoing) {
+            uint64_t last_out = 0;
+            for (const auto& p : ps) {
+                if (!mine(p)) continue;
+                if (outgoing) {
+                    seen = true;
+                    dropped += p.dropped_data;
+                } else {
+                    reverse_dropped += p.dropped_any;
+                }
+                if (p.t_out_ns) {
+                    if (p.t_out_ns < last_out) reordered = true;
+                    last_out = std::max(last_out, p.t_out_ns);
+                }
+            }
+        };
         for (const auto& l : m_.links) {
-            if (!l.impaired || l.log.empty() || (l.a != t.host && l.b != t.host)) continue;
+            if (!l.impaired || l.log.empty()) continue;
             const LogIndex* idx = log_index(l.log);
             if (!idx) continue;
-            const int dir = l.a == t.host ? 0 : 1;  // the direction leaving the host
-            const std::string out_key = tuple_key(t.local, t.lport, t.remote, t.rport);
-            const std::string in_key = tuple_key(t.remote, t.rport, t.local, t.lport);
-            const auto out = idx->by_tuple_dir.find(out_key + "|" + std::to_string(dir));
-            if (out == idx->by_tuple_dir.end()) continue;  // connection not on this link
-            const auto in = idx->by_tuple_dir.find(in_key + "|" + std::to_string(1 - dir));
-            // The 4-tuple could recur in a later connection: keep to this one's lifetime.
-            auto mine = [&](const LogIndex::Packet& p) {
-                const auto t_in = static_cast<int64_t>(p.t_in_ns);
-                return t_in >= t.t_start_ns - kSecond && t_in <= t.t_end_ns + kSecond;
-            };
-            double dropped = 0, reverse_dropped = 0;
-            bool seen = false, reordered = false;
-            auto scan = [&](const std::vector<LogIndex::Packet>& ps, bool outgoing) {
-                uint64_t last_out = 0;
-                for (const auto& p : ps) {
-                    if (!mine(p)) continue;
-                    if (outgoing) {
-                        seen = true;
-                        dropped += p.dropped_data;
-                    } else {
-                        reverse_dropped += p.dropped_any;
-                    }
-                    if (p.t_out_ns) {
-                        if (p.t_out_ns < last_out) reordered = true;
-                        last_out = std::max(last_out, p.t_out_ns);
-                    }
-                }
-            };
-            scan(out->second, true);
-            if (in != idx->by_tuple_dir.end()) scan(in->second, false);
-            if (!seen || reordered || reverse_dropped > 0) return;
-            add(t, &c, "lost_segs", kImplog, *exported, dropped,
-                "data packets the link dropped (no reordering, no ACK loss)");
-            return;
+            for (const char* dir : {"|0", "|1"}) {
+                if (const auto out = idx->by_tuple_dir.find(out_key + dir);
+                    out != idx->by_tuple_dir.end())
+                    scan(out->second, true);
+                if (const auto in = idx->by_tuple_dir.find(in_key + dir);
+                    in != idx->by_tuple_dir.end())
+                    scan(in->second, false);
+            }
         }
+        if (!seen || reordered || reverse_dropped > 0) return;
+        add(t, &c, "lost_segs", kImplog, sum_of(c, "lost_segs"), dropped,
+            "data packets the links dropped or corrupted (no reordering, no ACK loss)");
     }
 
     void report_orphan(const AgentConn& c, bool paired) {
@@ -596,273 +511,11 @@ class RepValidator {
     }
 };
 
-std::vector<std::string> find_manifests(const std::string& run_dir) {
-    if (!fs::is_directory(run_dir)) throw InputError(run_dir + ": not a directory");
-    std::vector<std::string> out;
-    for (const auto& exp : fs::directory_iterator(run_dir)) {
-        if (!exp.is_directory()) continue;
-        for (const auto& rep : fs::directory_iterator(exp.path())) {
-            const auto name = rep.path().filename().string();
-            if (!rep.is_directory() || name.rfind("rep-", 0) != 0) continue;
-            const auto m = rep.path() / "manifest.json";
-            if (fs::exists(m)) out.push_back(m.string());
-        }
-    }
-    std::sort(out.begin(), out.end());
-    if (out.empty()) throw InputError(run_dir + ": no */rep-*/manifest.json");
-    return out;
-}
-
-Tolerance resolve(const std::map<std::string, Tolerance>& overrides, const std::string& kpi,
-                  const std::string& source) {
-    Tolerance t = default_tolerance(kpi, source);
-    auto it = overrides.find(kpi + "/" + source);
-    if (it == overrides.end()) it = overrides.find(kpi);
-    if (it != overrides.end()) {
-        if (!std::isnan(it->second.abs)) t.abs = it->second.abs;
-        if (!std::isnan(it->second.rel)) t.rel = it->second.rel;
-        if (!std::isnan(it->second.share)) t.share = it->second.share;
-    }
-    return t;
-}
-
-// Nearest-rank quantile of sorted values.
-double quantile(const std::vector<double>& sorted, double q) {
-    if (sorted.empty()) return 0;
-    const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-    return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
-Row make_row(const std::string& experiment, const std::string& protocol, const std::string& kpi,
-             const std::string& source) {
-    Row row;
-    row.experiment = experiment;
-    row.protocol = protocol;
-    row.kpi = kpi;
-    row.source = source;
-    return row;
-}
-
-void judge(Result& r, bool require_coverage,
-           const std::map<std::string, std::map<std::string, Tolerance>>& tolerances,
-           const std::set<std::string>& agent_experiments,
-           const std::set<std::string>& dns_experiments,
-           const std::set<std::string>& mptcp_experiments) {
-    using Key = std::tuple<std::string, std::string, std::string, std::string>;
-    std::map<Key, std::vector<Detail*>> groups;
-    // Every experiment with agents must show its connections' chains, orphans and closes.
-    for (const auto& e : agent_experiments)
-        for (const char* kpi : {"profile_chain", "orphan_profiles", "close_cause"})
-            groups[{e, "tcp", kpi, kWorkload}];
-    // ... and every DNS experiment with agents a profile for each lookup.
-    for (const auto& e : dns_experiments) groups[{e, "dns", "lookup_profile", kWorkload}];
-    // ... and every MPTCP experiment a connection record for each connection.
-    for (const auto& e : mptcp_experiments) groups[{e, "mptcp", "mptcp_connection", kWorkload}];
-    for (auto& d : r.details) groups[{d.experiment, d.protocol, d.kpi, d.source}].push_back(&d);
-
-    for (auto& [key, ds] : groups) {
-        const auto& [experiment, protocol, kpi, source] = key;
-        Row row = make_row(experiment, protocol, kpi, source);
-        const auto tol_it = tolerances.find(experiment);
-        row.tolerance = resolve(
-            tol_it == tolerances.end() ? std::map<std::string, Tolerance>{} : tol_it->second, kpi,
-            source);
-        std::vector<double> errors;
-        for (auto* d : ds) {
-            d->within = row.tolerance.within(d->exported, d->truth);
-            row.within_tolerance += d->within;
-            errors.push_back(d->abs_error());
-        }
-        row.compared = static_cast<int64_t>(ds.size());
-        std::sort(errors.begin(), errors.end());
-        row.median_abs_error = quantile(errors, 0.5);
-        row.p95_abs_error = quantile(errors, 0.95);
-        const double needed = row.tolerance.share * static_cast<double>(row.compared);
-        row.pass = row.compared > 0 && static_cast<double>(row.within_tolerance) >= needed - 1e-9;
-        if (row.compared == 0)
-            row.note = "no comparisons";
-        else if (row.within_tolerance < row.compared)
-            row.note = std::to_string(row.compared - row.within_tolerance) + " outside tolerance";
-        r.rows.push_back(row);
-    }
-
-    std::vector<std::tuple<std::string, std::string, std::vector<std::string>>> coverage;
-    if (!agent_experiments.empty() || (dns_experiments.empty() && mptcp_experiments.empty()))
-        for (const auto& [group, kpis] : kCoverage) coverage.emplace_back("tcp", group, kpis);
-    if (!dns_experiments.empty())
-        for (const auto& [group, kpis] : kDnsCoverage) coverage.emplace_back("dns", group, kpis);
-    if (!mptcp_experiments.empty())
-        for (const auto& [group, kpis] : kMptcpCoverage)
-            coverage.emplace_back("mptcp", group, kpis);
-    for (const auto& [protocol, group, kpis] : coverage) {
-        Row row = make_row("*", protocol, "coverage:" + group, "any");
-        std::set<std::string> by;
-        for (const auto& d : r.details) {
-            if (d.protocol != protocol) continue;
-            if (std::find(kpis.begin(), kpis.end(), d.kpi) == kpis.end()) continue;
-            ++row.compared;
-            row.within_tolerance += d.within;
-            by.insert(d.kpi + "/" + d.source);
-        }
-        row.pass = row.compared > 0;
-        for (const auto& s : by) row.note += (row.note.empty() ? "" : " ") + s;
-        if (!row.pass && !require_coverage) {
-            r.not_covered.push_back(group);
-            continue;
-        }
-        if (!row.pass) row.note = "no source compared this KPI in the run";
-        r.rows.push_back(row);
-    }
-}
-
 }  // namespace
 
-bool Tolerance::within(double exported, double truth) const {
-    return std::fabs(exported - truth) <= std::max(abs, rel * std::fabs(truth)) + 1e-9;
-}
-
-std::string Tolerance::to_string() const {
-    std::ostringstream s;
-    s << "abs=" << abs << " rel=" << rel << " share=" << share;
-    return s.str();
-}
-
-double Detail::abs_error() const { return std::fabs(exported - truth); }
-
-bool Result::all_pass() const {
-    return std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass; });
-}
-
-Tolerance default_tolerance(const std::string& kpi, const std::string& source) {
-    // TCP_INFO is read from the very socket whose counters the agent samples,
-    // the truth line and the completeness checks are exact by construction.
-    // Window boundaries against clocks read elsewhere (the workload's call,
-    // the SYN-ACK's device timestamp): the stack is microseconds away.
-    if (kpi == "window_end_ns" || kpi == "window_start_ns") return {1e6, 0, 1.0};
-    // DNS: the tool's clock readings around getaddrinfo and the capture's
-    // device timestamps are microseconds from the probes; every count, size
-    // and code is exact.
-    if (kpi == "dns_latency_us") return {1000, 0.02, 1.0};
-    if (kpi == "dns_lat_first_us" || kpi == "dns_lat_last_us") return {1000, 0.05, 1.0};
-    if (kpi.rfind("dns_", 0) == 0 || kpi == "query_profile" || kpi == "orphan_queries" ||
-        kpi == "lookup_profile")
-        return {0, 0, 1.0};
-    // MPTCP: data-level counters are the kernel's own (MPTCP_FULL_INFO), join
-    // counts the path manager's and the wire's.
-    // A subflow's TCP_INFO is read before its FIN, which bytes_acked and
-    // bytes_received count: one byte apart at most.
-    if (kpi == "subflow_bytes_acked" || kpi == "subflow_bytes_received") return {1, 0, 1.0};
-    if (kpi.rfind("mptcp_", 0) == 0 || kpi.rfind("subflow_", 0) == 0) return {0, 0, 1.0};
-    if (source != kPcap && source != kImplog) return {0, 0, 1.0};
-    if (source == kImplog) {
-        // The kernel marks segments lost by heuristics (RACK, SACK scoreboard):
-        // a tail loss repaired by a probe is never marked, a reordered segment
-        // may be marked spuriously. A loose bound still catches a wrong counter.
-        return {2, 0.25, 1.0};
-    }
-    // The capture sees the wire, a few microseconds and a qdisc away from the
-    // socket, and emulates the receiver from the segments it saw.
-    // Same sampling rule, a device and a socket apart: microseconds, plus
-    // rounds the kernel measured by SACK or timestamps where the capture
-    // could not (Karn).
-    if (kpi == "rtt_mean_us") return {500, 0.10, 1.0};
-    if (kpi == "rtt_samples") return {2, 0.10, 1.0};
-    if (kpi == "ooo_dist_mean") return {1500, 0.25, 1.0};            // one MSS of disagreement
-    if (kpi == "syn_retrans" || kpi == "close") return {0, 0, 1.0};  // unambiguous on the wire
-    // data_segs_out, retrans_segs, dup_segs_in, ooo_segs_in: sequence-space
-    // emulation and the kernel's per-skb counting disagree on TLPs and
-    // partially acknowledged segments.
-    return {2, 0.10, 1.0};
-}
-
-Result validate_run(const std::string& run_dir, bool require_coverage) {
-    Result r;
-    r.run_dir = run_dir;
-    std::vector<Manifest> manifests;
-    for (const auto& path : find_manifests(run_dir)) manifests.push_back(read_manifest(path));
-
-    std::map<std::string, std::map<std::string, Tolerance>> tolerances;
-    std::set<std::string> experiments, agent_experiments, dns_experiments, mptcp_experiments;
-    bool any_agent = false;
-    for (const auto& m : manifests) {
-        experiments.insert(m.experiment);
-        tolerances.emplace(m.experiment, m.tolerances);  // the first repetition's
-        bool tcp = false, dns = false, mptcp = false;
-        for (const auto& [name, type] : m.workload_types)
-            (type == "dns" ? dns : type == "mptcp" ? mptcp : tcp) = true;
-        // A plain-TCP peer of an MPTCP workload (fallback) writes TCP truth.
-        if (!m.truth_files.empty()) tcp = true;
-        for (const auto& h : m.hosts)
-            if (h.agent) {
-                any_agent = true;
-                if (tcp || (!dns && !mptcp)) agent_experiments.insert(m.experiment);
-                if (dns) dns_experiments.insert(m.experiment);
-                if (mptcp) mptcp_experiments.insert(m.experiment);
-            }
-    }
-    std::vector<AgentConn> agent;
-    std::vector<DnsProfile> dns_agent;
-    if (any_agent) agent = read_profiles((fs::path(run_dir) / "profiles.sqlite").string());
-    if (!dns_experiments.empty())
-        dns_agent = read_dns_profiles((fs::path(run_dir) / "profiles.sqlite").string());
-    std::vector<AgentConn> mptcp_agent;
-    if (!mptcp_experiments.empty())
-        mptcp_agent = read_mptcp_profiles((fs::path(run_dir) / "profiles.sqlite").string());
-
-    for (const auto& m : manifests) {
-        std::vector<TruthConn> truth;
-        std::vector<DnsLookupTruth> dns_truth;
-        std::vector<DnsServerQuery> dns_server;
-        for (const auto& f : m.truth_files) {
-            auto lines = read_truth((fs::path(m.dir) / f).string());
-            truth.insert(truth.end(), lines.begin(), lines.end());
-        }
-        for (const auto& f : m.dns_client_truth) {
-            auto lines = read_dns_truth((fs::path(m.dir) / f).string());
-            dns_truth.insert(dns_truth.end(), lines.begin(), lines.end());
-        }
-        for (const auto& f : m.dns_server_truth) {
-            auto lines = read_dns_server_truth((fs::path(m.dir) / f).string());
-            dns_server.insert(dns_server.end(), lines.begin(), lines.end());
-        }
-        if (dns_experiments.count(m.experiment)) {
-            std::vector<const DnsProfile*> mine;
-            for (const auto& p : dns_agent)
-                for (const auto& h : m.hosts)
-                    if (h.agent && h.observation_domain == p.observation_domain) mine.push_back(&p);
-            validate_dns_rep(m, dns_truth, dns_server, mine, r);
-        }
-        // MPTCP subflows are judged with their connection, not as plain TCP.
-        const auto is_subflow = [](const AgentConn& c) {
-            const auto& kpi = c.profiles.back().kpi;
-            const auto it = kpi.find("mptcp_subflow");
-            return it != kpi.end() && it->second != 0;
-        };
-        std::vector<const AgentConn*> mine, subflows, mptcp_conns;
-        for (const auto& c : agent)
-            for (const auto& h : m.hosts)
-                if (h.agent && h.observation_domain == c.observation_domain)
-                    (is_subflow(c) ? subflows : mine).push_back(&c);
-        for (const auto& c : mptcp_agent)
-            for (const auto& h : m.hosts)
-                if (h.agent && h.observation_domain == c.observation_domain)
-                    mptcp_conns.push_back(&c);
-        if (mptcp_experiments.count(m.experiment)) {
-            std::vector<MptcpTruth> mp;
-            for (const auto& f : m.mptcp_truth) {
-                auto lines = read_mptcp_truth((fs::path(m.dir) / f).string());
-                mp.insert(mp.end(), lines.begin(), lines.end());
-            }
-            validate_mptcp_rep(m, mp, mptcp_conns, subflows, r);
-        }
-        r.truth_connections += static_cast<int64_t>(truth.size());
-        r.agent_connections += static_cast<int64_t>(mine.size());
-        RepValidator(m, std::move(truth), mine, r).run();
-    }
-    r.experiments = static_cast<int>(experiments.size());
-    r.repetitions = static_cast<int>(manifests.size());
-    judge(r, require_coverage, tolerances, agent_experiments, dns_experiments, mptcp_experiments);
-    return r;
+void validate_tcp_rep(const Manifest& m, std::vector<TruthConn> truth,
+                      const std::vector<const AgentConn*>& agent, Result& r) {
+    RepValidator(m, std::move(truth), agent, r).run();
 }
 
 }  // namespace fc::validate

@@ -28,6 +28,21 @@ struct Tolerance {
     std::string to_string() const;
 };
 
+// A default tolerance: the first rule whose protocol, kpi and source match
+// ("*" matches anything) applies. `reason` says what the truth source's
+// resolution allows and what clean runs showed; reports print it.
+struct ToleranceRule {
+    const char* protocol;
+    const char* kpi;
+    const char* source;
+    Tolerance tolerance;
+    const char* reason;
+};
+const std::vector<ToleranceRule>& tolerance_rules();
+// The rule that applies to a (protocol, kpi, source) before the manifest's overrides.
+const ToleranceRule& default_tolerance(const std::string& protocol, const std::string& kpi,
+                                       const std::string& source);
+
 // One comparison: one (connection, kpi, truth_source).
 struct Detail {
     std::string experiment;
@@ -43,8 +58,23 @@ struct Detail {
     double exported = 0;
     double truth = 0;
     bool within = false;  // filled by the verdict step, with the experiment's tolerance
+    // The comparison was due but the profiles hold no value (column absent,
+    // NULL, no samples; `note` says which): never within, no error counted.
+    bool missing = false;
     std::string note;
     double abs_error() const;
+};
+
+// An input or a comparison that was due but could not be used (a capture
+// that dropped packets, a missing file, a truth field the kernel did not
+// fill). It fails the run unless the experiment declares it ([validation]
+// skip, the manifest's "skips").
+struct Skip {
+    std::string experiment;
+    int repetition = 0;
+    std::string protocol;
+    std::string key;   // "<source>" (every comparison against it) or "<kpi>/<source>"
+    std::string what;  // which input or comparison, and why
 };
 
 // One verdict: (experiment, protocol, kpi, truth_source); experiment "*" for
@@ -60,6 +90,7 @@ struct Row {
     double p95_abs_error = 0;
     bool pass = false;
     Tolerance tolerance;
+    std::string tolerance_reason;
     std::string note;
 };
 
@@ -67,8 +98,8 @@ struct Result {
     std::string run_dir;
     std::vector<Detail> details;
     std::vector<Row> rows;
-    std::vector<std::string> warnings;     // inputs skipped on purpose (pcap drops, no log...)
-    std::vector<std::string> not_covered;  // KPI groups no source compared (coverage not required)
+    std::vector<Skip> skips;               // each also judged in a row of source "skipped"
+    std::vector<std::string> not_covered;  // "<protocol>:<kpi>" not compared and not due
     int experiments = 0;
     int repetitions = 0;
     int64_t truth_connections = 0;
@@ -77,14 +108,12 @@ struct Result {
 };
 
 // Reads RUN_DIR/*/rep-*/manifest.json and RUN_DIR/profiles.sqlite and judges
-// every comparison. Throws InputError on unusable input. With
-// `require_coverage` (a suite meant to cover DESIGN.md's TCP table) a KPI
-// group compared against nothing is a failed row; otherwise (one experiment
-// run on its own) it is only listed in Result::not_covered.
+// every comparison. Throws InputError on unusable input. Every KPI has a
+// coverage row; with `require_coverage` (a suite meant to exercise
+// DESIGN.md's tables) KPIs that need a condition (a SYN lost, reordering...)
+// must also have been compared against a non-zero truth, otherwise (one
+// experiment run on its own) they are only listed in Result::not_covered.
 Result validate_run(const std::string& run_dir, bool require_coverage = false);
-
-// The default tolerance of a (kpi, source) before the manifest's overrides.
-Tolerance default_tolerance(const std::string& kpi, const std::string& source);
 
 struct OutputOptions {
     bool report = true;   // report.md, report.html and plots/

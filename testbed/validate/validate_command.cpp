@@ -25,8 +25,9 @@ void add_validate_command(CLI::App& app) {
     cmd->add_option("run_dir", *run_dir, "Run directory (results/<run-id>)")->required();
     cmd->add_flag("--no-report", *no_report, "Write only the CSV files, no report or plots");
     cmd->add_flag("--require-coverage", *coverage,
-                  "Fail if a KPI group of the design's TCP table was compared against nothing "
-                  "(flowcorder run sets it for the default suite)");
+                  "Fail if a KPI was not compared, or (where it needs a condition: a lost SYN, "
+                  "an RTO...) compared only against zero truths (flowcorder run sets it for the "
+                  "default suite)");
     cmd->callback([run_dir, no_report, coverage] {
         validate::Result result;
         try {
@@ -45,10 +46,12 @@ void add_validate_command(CLI::App& app) {
         }
         std::fputs(validate::summary_table(result, isatty(STDOUT_FILENO)).c_str(), stdout);
         if (!result.not_covered.empty()) {
-            std::string groups;
-            for (const auto& g : result.not_covered) groups += " " + g;
-            std::printf("not compared in this run (fine for a single experiment):%s\n",
-                        groups.c_str());
+            std::string kpis;
+            for (const auto& k : result.not_covered) kpis += " " + k;
+            std::printf(
+                "not compared in this run (they need a condition; fine for a single "
+                "experiment):%s\n",
+                kpis.c_str());
         }
         std::printf("%s: %s\n", result.all_pass() ? "pass" : "fail", run_dir->c_str());
         if (!result.all_pass()) throw CLI::RuntimeError(1);

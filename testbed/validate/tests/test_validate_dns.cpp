@@ -214,7 +214,7 @@ DnsRun consistent(const std::string& client = kClient, const std::string& server
     run.client = client;
     run.server = server;
     const int64_t t = kBase;
-    run.lookups = {{0, "a.fc.test", "answer", 0, t, t + 2 * kMs, 1, 0},
+    run.lookups = {{0, "a.fc.test", "answer", 0, t, t + 2 * kMs, 1, 1},
                    {1, "nx.fc.test", "nxdomain", -2, t + 100 * kMs, t + 103 * kMs, 0, 0},
                    {2, "slow.fc.test", "temporary", -3, t + 200 * kMs, t + 2200 * kMs, 0, 0}};
     run.queries = {
@@ -330,14 +330,27 @@ TEST_F(ValidateDns, ConsistentRunPassesEveryRowAndCoversEveryGroup) {
         if (!row.pass) bad.insert(row.kpi + "/" + row.source + " " + row.note);
     }
     EXPECT_TRUE(bad.empty()) << ::testing::PrintToString(bad);
-    for (const char* want :
-         {"dns:lookup_profile/workload", "dns:dns_outcome/workload", "dns:dns_gai_error/workload",
-          "dns:dns_v4_addrs/workload", "dns:dns_latency_us/workload", "dns:dns_queries/pcap",
-          "dns:query_profile/pcap", "dns:dns_attempts/pcap", "dns:dns_attempts/impairment_log",
-          "dns:dns_delivered/server_log", "dns:dns_rcode/pcap", "dns:dns_reply_bytes/pcap",
-          "dns:dns_lat_first_us/pcap", "dns:dns_lat_last_us/pcap", "dns:dns_link/workload",
-          "dns:window_start_ns/pcap", "dns:coverage:dns_wire/any", "dns:coverage:dns_resolver/any",
-          "dns:coverage:dns_views_linked/any"})
+    for (const char* want : {"dns:lookup_profile/workload",
+                             "dns:orphan_lookups/workload",
+                             "dns:orphan_queries/pcap",
+                             "dns:dns_outcome/workload",
+                             "dns:dns_gai_error/workload",
+                             "dns:dns_v4_addrs/workload",
+                             "dns:dns_latency_us/workload",
+                             "dns:dns_queries/pcap",
+                             "dns:query_profile/pcap",
+                             "dns:dns_attempts/pcap",
+                             "dns:dns_attempts/impairment_log",
+                             "dns:dns_delivered/server_log",
+                             "dns:dns_rcode/pcap",
+                             "dns:dns_reply_bytes/pcap",
+                             "dns:dns_lat_first_us/pcap",
+                             "dns:dns_lat_last_us/pcap",
+                             "dns:dns_link/workload",
+                             "dns:window_start_ns/pcap",
+                             "dns:coverage:dns_wire/any",
+                             "dns:coverage:dns_resolver/any",
+                             "dns:coverage:dns_views_linked/any"})
         EXPECT_TRUE(rows.count(want)) << want;
     // A DNS-only experiment owes no TCP rows.
     for (const auto& row : r.rows) EXPECT_NE(row.protocol, "tcp") << row.kpi;
@@ -423,6 +436,53 @@ TEST_F(ValidateDns, AgentQueryTheCaptureNeverSawIsAnOrphan) {
     extra["flow_id"] = (int64_t{1} << 61) + 99;
     run.query_rows.push_back(extra);
     EXPECT_EQ(failing(), std::set<std::string>{"orphan_queries/pcap"});
+}
+
+// A lookup profile of the tool's process that no lookup of the tool
+// explains is an orphan; another process's getaddrinfo() that sent no query
+// (the harness's ping of an address literal) made no DNS traffic and is not.
+TEST_F(ValidateDns, LookupProfilesWithoutALookupAreOrphans) {
+    json extra = run.lookup_rows[0];
+    extra["flow_id"] = kLookupBase | 99;
+    extra["dns_lookup_id"] = kLookupBase | 99;
+    extra["pid"] = 777;
+    extra["dns_name"] = "198.18.2.1";
+    extra["dns_queries"] = 0;
+    run.lookup_rows.push_back(extra);
+    EXPECT_EQ(failing(), std::set<std::string>{});
+    run.lookup_rows.back()["dns_queries"] = 1;  // it did query: DNS traffic no truth knows
+    EXPECT_EQ(failing(), std::set<std::string>{"orphan_lookups/workload"});
+    run.lookup_rows.back()["dns_queries"] = 0;
+    run.lookup_rows.back()["pid"] = kPid;  // the tool's own process: every call is in its truth
+    run.lookup_rows.back()["dns_name"] = "zz.fc.test";
+    EXPECT_EQ(failing(), std::set<std::string>{"orphan_lookups/workload"});
+}
+
+TEST_F(ValidateDns, AbsentColumnFailsItsComparisonsAndItsCoverage) {
+    for (auto& row : run.lookup_rows) row.erase("dns_latency_us");
+    EXPECT_EQ(failing(),
+              (std::set<std::string>{"dns_latency_us/workload", "dns_latency_us/coverage",
+                                     "coverage:dns_resolver/any"}));
+}
+
+// The client's capture missing: its wire-view comparisons cannot be made,
+// which fails the run unless the experiment says why.
+TEST_F(ValidateDns, MissingCaptureIsASkipTheExperimentMayDeclare) {
+    fs::create_directories(dir);
+    run.write(dir);
+    fs::remove(dir / "dns-exp" / "rep-0" / "captures" / "l1-a.json");
+    auto judge = [&] {
+        std::set<std::string> out;
+        for (const auto& row : fc::validate::validate_run(dir.string(), false).rows)
+            if (!row.pass) out.insert(row.kpi + "/" + row.source);
+        return out;
+    };
+    EXPECT_EQ(judge(), std::set<std::string>{"pcap/skipped"});
+    const fs::path m = dir / "dns-exp" / "rep-0" / "manifest.json";
+    json manifest = json::parse(std::ifstream(m));
+    manifest["skips"] = {{"pcap", "the client's capture is not kept"}};
+    std::ofstream(m) << manifest.dump();
+    EXPECT_EQ(judge(), std::set<std::string>{});
 }
 
 }  // namespace

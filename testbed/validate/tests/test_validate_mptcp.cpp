@@ -90,7 +90,9 @@ MptcpRun consistent() {
                     {"data_segs_in", 2},
                     {"unacked", 0},
                     {"bytes_sent", 430000},
-                    {"bytes_acked", 430000}}}});
+                    {"bytes_retrans", 1400},
+                    {"bytes_acked", 430000},
+                    {"bytes_received", 2}}}});
     sf.push_back({{"local", "198.18.2.1"},
                   {"lport", 40100},
                   {"remote", "198.18.3.1"},
@@ -100,7 +102,9 @@ MptcpRun consistent() {
                     {"data_segs_in", 1},
                     {"unacked", 0},
                     {"bytes_sent", 270000},
-                    {"bytes_acked", 270000}}}});
+                    {"bytes_retrans", 0},
+                    {"bytes_acked", 270000},
+                    {"bytes_received", 1}}}});
     run.truth = {{"host", "client"},
                  {"workload", "bulk"},
                  {"role", "client"},
@@ -177,8 +181,12 @@ MptcpRun consistent() {
         b["data_segs_in"] = in[s];
         a["bytes_sent"] = 1000;
         b["bytes_sent"] = (s == 0 ? 430000 : 270000) - 1000;
-        a["bytes_acked"] = 1;  // the SYN
+        a["bytes_acked"] = 1;                           // the SYN
         b["bytes_acked"] = (s == 0 ? 430000 : 270000);  // and the FIN, after the read
+        a["bytes_retrans"] = 0;
+        b["bytes_retrans"] = s == 0 ? 1400 : 0;
+        a["bytes_received"] = 0;
+        b["bytes_received"] = in[s];
         for (json* p : {&a, &b}) {
             (*p)["mptcp_subflow"] = s + 1;
             (*p)["mptcp_conn_id"] = kConnFlow;
@@ -203,7 +211,7 @@ class ValidateMptcp : public ::testing::Test {
         fs::remove_all(dir);
         fs::create_directories(dir);
         run.write(dir);
-        return fc::validate::validate_run(dir.string(), true);
+        return fc::validate::validate_run(dir.string(), require_coverage);
     }
     std::set<std::string> failing() {
         std::set<std::string> out;
@@ -211,6 +219,7 @@ class ValidateMptcp : public ::testing::Test {
             if (!row.pass) out.insert(row.kpi + "/" + row.source);
         return out;
     }
+    bool require_coverage = false;
 };
 
 TEST_F(ValidateMptcp, ConsistentRunPassesAndCoversEveryGroup) {
@@ -221,18 +230,65 @@ TEST_F(ValidateMptcp, ConsistentRunPassesAndCoversEveryGroup) {
         if (!row.pass) bad.insert(row.kpi + "/" + row.source + " " + row.note);
     }
     EXPECT_TRUE(bad.empty()) << ::testing::PrintToString(bad);
-    for (const char* want :
-         {"mptcp:mptcp_connection/workload", "mptcp:profile_chain/workload",
-          "mptcp:mptcp_bytes_sent/mptcp_full_info", "mptcp:mptcp_bytes_acked/mptcp_full_info",
-          "mptcp:mptcp_bytes_retrans/mptcp_full_info", "mptcp:mptcp_fallback/mptcp_full_info",
-          "mptcp:mptcp_joins/pm_monitor", "mptcp:mptcp_joins/pcap", "mptcp:subflow_marked/workload",
-          "mptcp:mptcp_sf_closes/pm_monitor", "mptcp:mptcp_subflows_max/pm_monitor",
-          "mptcp:subflow_linked/workload", "mptcp:subflow_data_segs_out/mptcp_full_info",
-          "mptcp:coverage:mptcp_data_level/any", "mptcp:coverage:mptcp_subflows/any",
-          "mptcp:subflow_bytes_sent/mptcp_full_info", "mptcp:subflow_bytes_acked/mptcp_full_info",
-          "mptcp:close_cause/workload", "mptcp:coverage:mptcp_subflow_tcp/any"})
+    for (const char* want : {"mptcp:mptcp_connection/workload",
+                             "mptcp:profile_chain/workload",
+                             "mptcp:mptcp_bytes_sent/mptcp_full_info",
+                             "mptcp:mptcp_bytes_acked/mptcp_full_info",
+                             "mptcp:mptcp_bytes_retrans/mptcp_full_info",
+                             "mptcp:mptcp_fallback/mptcp_full_info",
+                             "mptcp:mptcp_joins/pm_monitor",
+                             "mptcp:mptcp_joins/pcap",
+                             "mptcp:subflow_marked/workload",
+                             "mptcp:mptcp_sf_closes/pm_monitor",
+                             "mptcp:mptcp_subflows_max/pm_monitor",
+                             "mptcp:subflow_linked/workload",
+                             "mptcp:subflow_data_segs_out/mptcp_full_info",
+                             "mptcp:coverage:mptcp_data_level/any",
+                             "mptcp:coverage:mptcp_subflows/any",
+                             "mptcp:subflow_bytes_sent/mptcp_full_info",
+                             "mptcp:subflow_bytes_acked/mptcp_full_info",
+                             "mptcp:close_cause/workload",
+                             "mptcp:coverage:mptcp_subflow_tcp/any",
+                             "mptcp:orphan_connections/workload",
+                             "mptcp:subflow_bytes_retrans/mptcp_full_info"})
         EXPECT_TRUE(rows.count(want)) << want;
     for (const auto& row : r.rows) EXPECT_NE(row.protocol, "tcp") << row.kpi;
+}
+
+// The crafted connection neither falls back nor loses a subflow while open:
+// a suite that must exercise every KPI fails those two, and their groups.
+TEST_F(ValidateMptcp, UnexercisedKpisFailTheirCoverageWhenRequired) {
+    require_coverage = true;
+    EXPECT_EQ(failing(), (std::set<std::string>{
+                             "mptcp_fallback/coverage", "mptcp_sf_closes/coverage",
+                             "coverage:mptcp_fallback/any", "coverage:mptcp_subflows/any"}));
+}
+
+TEST_F(ValidateMptcp, ConnectionRecordWithoutTruthIsAnOrphan) {
+    for (int k = 0; k < 3; ++k) {
+        json r = run.rows[k];
+        r["flow_id"] = 77;
+        r["mptcp_token"] = 1111;
+        r["src_port"] = 40999;
+        run.rows.push_back(r);
+    }
+    EXPECT_EQ(failing(), std::set<std::string>{"orphan_connections/workload"});
+}
+
+TEST_F(ValidateMptcp, AbsentColumnFailsItsComparisonAndCoverage) {
+    for (auto& r : run.rows) r.erase("mptcp_bytes_sent");
+    EXPECT_EQ(failing(), std::set<std::string>{"mptcp_bytes_sent/mptcp_full_info"});
+    require_coverage = true;  // then nothing covers it either
+    EXPECT_TRUE(failing().count("mptcp_bytes_sent/coverage"));
+}
+
+TEST_F(ValidateMptcp, MissingMonitorIsASkip) {
+    judge();
+    fs::remove(dir / "mp-exp" / "rep-0" / "truth" / "client-mptcp-monitor.jsonl");
+    std::set<std::string> out;
+    for (const auto& row : fc::validate::validate_run(dir.string(), false).rows)
+        if (!row.pass) out.insert(row.kpi + "/" + row.source);
+    EXPECT_EQ(out, std::set<std::string>{"pm_monitor/skipped"});
 }
 
 TEST_F(ValidateMptcp, DataLevelBytesOffByOneFail) {

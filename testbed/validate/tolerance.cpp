@@ -1,0 +1,118 @@
+// The default tolerances, each with its reason: what the truth source's
+// resolution allows, checked against the errors of the default suite's clean
+// runs (results/stress-*/round-*, results/try-*: p95 and max of |exported -
+// true| over every comparison of a connection that failed none). A tolerance
+// is never below what those runs showed and never widened to make a failure
+// pass; the observed figures are in the reasons so that a change shows.
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <string_view>
+
+#include "validate/validate.hpp"
+
+namespace fc::validate {
+
+namespace {
+
+constexpr double kUs = 1000;  // window offsets are in nanoseconds
+
+// Every comparison has share 1: each one must be within.
+ToleranceRule rule(const char* protocol, const char* kpi, const char* source, double abs,
+                   double rel, const char* reason) {
+    return {protocol, kpi, source, {abs, rel, 1.0}, reason};
+}
+
+const std::vector<ToleranceRule> kRules = {
+    // --- TCP: clocks read elsewhere than the agent's probe ---
+    rule("tcp", "window_start_ns", "workload", 300 * kUs, 0,
+         "the workload's clock read just before connect() vs the SYN_SENT stamp: a syscall apart, "
+         "plus a preemption on a loaded 2-core host (seen: always later, p95 56 us, max 162 us)"),
+    rule("tcp", "window_end_ns", "pcap", 200 * kUs, 0,
+         "the SYN-ACK's capture stamp at the veth vs the agent's ESTABLISHED stamp: one "
+         "softirq apart (seen: p95 34 us, max 102 us)"),
+    rule("tcp", "rtt_mean_us", "pcap", 200, 0,
+         "per round, the kernel's TCP-layer stamps vs the capture's at the veth, on the send and "
+         "on the ACK: tens of us, not proportional to the RTT; integer means per window "
+         "(seen: p95 21 us, max 91 us where one DSACK round was sampled differently)"),
+    // --- TCP: counts the emulated receiver or the sender's heuristics may miss by one ---
+    rule("tcp", "rtt_samples", "pcap", 2, 0,
+         "the emulated once-per-round sampling and the kernel's disagree by one round at most "
+         "(a refused connect's SYN round; seen: max 1 in 12 332)"),
+    rule("tcp", "ooo_dist_mean", "pcap", 1500, 0.02,
+         "one segment's distance (an MSS) counted differently by the emulated receiver, or one "
+         "sample in 50 (seen: max 581 B at 4 kB, 1 382 B = 0.7 % at 197 kB)"),
+    rule("tcp", "ooo_segs_in", "pcap", 2, 0,
+         "the emulated receiver and rcv_ooopack disagree on single segments, never in proportion "
+         "(seen: max 1, also at 1 800 out-of-order segments)"),
+    rule("tcp", "lost_segs", "impairment_log", 2, 0.10,
+         "the sender marks lost by heuristics: a tail loss repaired by a probe is never marked, a "
+         "RACK mark can be spurious (seen: max 1 below 30 drops, 4 of 127 = 3 %)"),
+    // --- TCP: exact sources ---
+    rule("tcp", "*", "pcap", 0, 0,
+         "a complete capture (no pcap drops) sees every segment the host sent and received: "
+         "segment counts, SYN retransmissions and FIN/RST agree exactly "
+         "(seen: no error in 12 906 each)"),
+    rule("tcp", "*", "tcp_info", 0, 0,
+         "TCP_INFO is read from the very socket whose counters the agent samples, after TCP_CLOSE"),
+    // --- DNS: the tool's and the capture's clocks around one call or packet ---
+    rule("dns", "window_start_ns", "workload", 150 * kUs, 0,
+         "the tool's clock before getaddrinfo() vs the uprobe's stamp at its entry "
+         "(seen: p95 31 us, max 68 us)"),
+    rule("dns", "window_start_ns", "pcap", 150 * kUs, 0,
+         "the query's send stamp vs its first copy captured at the veth "
+         "(seen: p95 22 us, max 67 us)"),
+    rule("dns", "dns_latency_us", "workload", 300, 0,
+         "two clock readings around getaddrinfo() vs the uprobe's entry and return: not "
+         "proportional to the lookup's length (seen: p95 51 us, max 140 us)"),
+    rule("dns", "dns_lat_first_us", "pcap", 250, 0,
+         "socket-side stamps vs the capture's at the veth, on the query and on the reply "
+         "(seen: p95 58 us, max 99 us)"),
+    rule("dns", "dns_lat_last_us", "pcap", 250, 0,
+         "socket-side stamps vs the capture's at the veth, on the query and on the reply "
+         "(seen: p95 58 us, max 120 us)"),
+    rule("dns", "*", "*", 0, 0,
+         "outcomes, counts, sizes, codes, links and completeness: the tool, the capture, the "
+         "engine's log and dnsmasq's log see the same calls and packets as the probes"),
+    // --- MPTCP ---
+    rule("mptcp", "subflow_bytes_acked", "mptcp_full_info", 1, 0,
+         "the subflow's TCP_INFO is read before its FIN, which bytes_acked counts (seen: max 1)"),
+    rule("mptcp", "subflow_bytes_received", "mptcp_full_info", 1, 0,
+         "the subflow's TCP_INFO is read before its FIN, which bytes_received counts "
+         "(seen: max 1)"),
+    rule("mptcp", "*", "*", 0, 0,
+         "the workload's connections, MPTCP_FULL_INFO, the path manager's events and the MP_JOIN "
+         "SYNs report the same events the agent counts"),
+    // --- completeness, close causes: the workload's own list and outcomes ---
+    rule("*", "*", "workload", 0, 0,
+         "completeness and close: the workload's own record of each connection and its outcome"),
+    rule("*", "*", "*", 0, 0, "no rule of its own: exact"),
+};
+
+bool matches(const char* pattern, const std::string& value) {
+    return std::string_view(pattern) == "*" || value == pattern;
+}
+
+}  // namespace
+
+const std::vector<ToleranceRule>& tolerance_rules() { return kRules; }
+
+const ToleranceRule& default_tolerance(const std::string& protocol, const std::string& kpi,
+                                       const std::string& source) {
+    for (const auto& r : kRules)
+        if (matches(r.protocol, protocol) && matches(r.kpi, kpi) && matches(r.source, source))
+            return r;
+    return kRules.back();  // unreachable: the last rule matches everything
+}
+
+bool Tolerance::within(double exported, double truth) const {
+    return std::fabs(exported - truth) <= std::max(abs, rel * std::fabs(truth)) + 1e-9;
+}
+
+std::string Tolerance::to_string() const {
+    std::ostringstream s;
+    s << "abs=" << abs << " rel=" << rel << " share=" << share;
+    return s.str();
+}
+
+}  // namespace fc::validate
