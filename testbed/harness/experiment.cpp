@@ -749,6 +749,24 @@ Experiment parse_experiment_text(const std::string& text, const std::string& pat
             x.tolerances[key] = tol;
         }
     }
+    if (const toml::table* t = top.table("validation")) {
+        Fields f(*t, path, "validation");
+        if (const toml::table* skip = f.table("skip")) {
+            Fields g(*skip, path, "validation.skip");
+            for (const auto& kv : *skip) {
+                const std::string key(kv.first.str());
+                const auto slash = key.find('/');
+                if (key.empty() || slash == 0 || slash + 1 == key.size() ||
+                    key.find('/', slash + 1) != std::string::npos)
+                    g.fail(key, "must be \"<source>\" or \"<kpi>/<source>\"");
+                auto why = g.str(key);
+                if (!why || why->empty())
+                    g.fail(key, "must say why it is skipped (a non-empty string)");
+                x.skips[key] = *why;
+            }
+        }
+        f.no_unknown_keys();
+    }
     top.no_unknown_keys();
     return x;
 }

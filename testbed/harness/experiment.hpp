@@ -130,6 +130,9 @@ struct Experiment {
     std::vector<Route> routes;
     std::vector<Workload> workloads;
     std::map<std::string, Tolerance> tolerances;  // "kpi" or "kpi/source"
+    // [validation] skip: comparisons the validator may skip, "source" or
+    // "kpi/source" -> why (else a skipped one fails the run).
+    std::map<std::string, std::string> skips;
     std::vector<MptcpEndpoint> mptcp_endpoints;
     std::vector<MptcpLimits> mptcp_limits;
 

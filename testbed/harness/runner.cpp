@@ -34,6 +34,7 @@
 #include "impair/sys.hpp"
 #include "mptcp_monitor.hpp"
 #include "process.hpp"
+#include "store_check.hpp"
 #include "topology.hpp"
 
 namespace fs = std::filesystem;
@@ -169,6 +170,9 @@ class Repetition {
         for (const auto& [k, t] : x_.tolerances)
             tol[k] = {{"abs", t.abs}, {"rel", t.rel}, {"share", t.share}};
         manifest_["tolerances"] = tol;
+        json skips = json::object();  // [validation] skip: the validator's declared skips
+        for (const auto& [key, why] : x_.skips) skips[key] = why;
+        manifest_["skips"] = skips;
         budget_ = derive_budget(x_);
         record_budget();
         std::vector<std::string> problems;
@@ -749,6 +753,7 @@ class Repetition {
             const int st = a->stop(SIGINT, 15s);
             if (st != 0) problems.push_back(a->name() + " exited with " + std::to_string(st));
         }
+        check_stored(problems);
         for (auto& m : monitors_) m->stop();
         for (auto& c : captures_) {
             const int st = c->stop(SIGINT, 10s);
@@ -762,6 +767,29 @@ class Repetition {
         for (const auto& [name, path] : controls_) ::unlink(path.c_str());
     }
 
+    // Every record an agent exported is in the store before the repetition
+    // counts as recorded: "lost" is computed, never assumed.
+    void check_stored(std::vector<std::string>& problems) {
+        const std::string db = dir_.parent_path().parent_path() / "profiles.sqlite";
+        json acks = json::object();
+        size_t k = 0;
+        for (const Node& n : x_.nodes) {
+            if (!n.agent || k >= agents_.size()) continue;
+            const Child& a = *agents_[k++];
+            const auto exported = exported_at_exit(a.output_tail(4000));
+            if (!exported) {
+                problems.push_back(a.name() + ": no exit line with its exported record count");
+                continue;
+            }
+            const uint64_t stored = wait_stored(db, domains_.at(n.name), *exported, 10s);
+            acks[n.name] = {{"exported", *exported}, {"stored", stored}};
+            if (stored != *exported)
+                problems.push_back(a.name() + ": exported " + std::to_string(*exported) +
+                                   " records, the collector stored " + std::to_string(stored));
+        }
+        manifest_["collector_acknowledged"] = acks;
+    }
+
     // TCP sockets of the agents' hosts that still have a transition to come
     // (not listening, not in TIME_WAIT: the agent saw their close already).
     std::vector<std::string> open_connections() const {
@@ -769,19 +797,28 @@ class Repetition {
         for (const Node& n : x_.nodes) {
             if (!n.agent) continue;
             const auto r =
-                impair::run_cmd({"ip", "netns", "exec", naming_.netns(n.name), "ss", "-Htan"});
+                impair::run_cmd({"ip", "netns", "exec", naming_.netns(n.name), "ss", "-Htano"});
             std::istringstream in(r.output);
             for (std::string line; std::getline(in, line);) {
                 std::istringstream words(line);
                 std::string state;
                 words >> state;
                 if (state.empty() || state == "LISTEN" || state == "TIME-WAIT" ||
-                    state == "SYN-RECV")
+                    state == "SYN-RECV" || backing_off(line))
                     continue;
                 open.push_back(n.name + ": " + line);
             }
         }
         return open;
+    }
+
+    // A socket retransmitting into a dead path ("timer:(on,...,N)", N RTOs
+    // in a row) has no transition coming before TCP gives up: not waited for.
+    static bool backing_off(const std::string& ss_line) {
+        const auto p = ss_line.find("timer:(on,");
+        if (p == std::string::npos) return false;
+        const auto comma = ss_line.find(',', p + 10);
+        return comma != std::string::npos && std::atoi(ss_line.c_str() + comma + 1) >= 2;
     }
 
     // Stop the agents only once every connection has made its last
@@ -1069,7 +1106,7 @@ std::vector<std::pair<pid_t, std::vector<std::string>>> ip_monitor_processes() {
 
 pid_t other_run() {
     for (const auto& [pid, args] : flowcorder_processes())
-        if (args[1] == "run") return pid;
+        if (args[1] == "run" || args[1] == "explore") return pid;
     return 0;
 }
 
@@ -1247,7 +1284,8 @@ int run_experiments(const RunOptions& o) {
 int clean_leftovers(bool verbose) {
     int removed = 0;
     // Our own processes first: their BPF links, links and captures die with them.
-    static const char* kWords[] = {"agent", "collect", "link", "capture", "workload", "run"};
+    static const char* kWords[] = {"agent",    "collect", "link",   "capture",
+                                   "workload", "run",     "explore"};
     for (int round = 0; round < 2; ++round) {
         for (const auto& [pid, args] : flowcorder_processes()) {
             if (pid == getppid()) continue;

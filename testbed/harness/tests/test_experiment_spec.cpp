@@ -380,3 +380,15 @@ TEST(ExperimentSpec, CongestionControlIsPerWorkload) {
     EXPECT_EQ(x.workloads[0].congestion, "cubic");
     EXPECT_EQ(x.workloads[1].congestion, "");
 }
+
+TEST(ExperimentSpec, DeclaredSkipsCarryTheirReason) {
+    const Experiment x = parse_experiment_text(
+        std::string(kValid) + "\n[validation]\nskip = { \"pcap\" = \"no capture host\" }\n",
+        "x.toml");
+    ASSERT_EQ(x.skips.size(), 1u);
+    EXPECT_EQ(x.skips.at("pcap"), "no capture host");
+    const std::string err =
+        parse_error(std::string(kValid) + "\n[validation]\nskip = { \"pcap\" = \"\" }\n");
+    EXPECT_NE(err.find("validation.skip"), std::string::npos) << err;
+    EXPECT_NE(err.find("must say why"), std::string::npos) << err;
+}
