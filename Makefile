@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all deps build run demo test bench bench-overhead bench-impairment cnf clean-leftovers format clean
+.PHONY: all deps build run demo test explore bench bench-overhead bench-impairment cnf clean-leftovers format clean
 
 all: build
 
@@ -28,6 +28,15 @@ demo: deps build
 test: deps build
 	bash tools/clean-leftovers.sh --quiet
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+# The scenario explorer (issue #12): COUNT experiments drawn from SEED on,
+# run and validated; each failure shrunk to experiments/regressions/.
+# SHARD=K/N runs the K-th of N slices (several machines, one batch).
+SEED ?= 1
+COUNT ?= 40
+explore: deps build
+	bash tools/clean-leftovers.sh --quiet
+	$(BUILD)/flowcorder explore --seed $(SEED) --count $(COUNT) $(if $(SHARD),--shard $(SHARD),)
 
 # Benchmarks (not tests): the overhead evaluation (issue #6; experiments/overhead/run.sh,
 # results/bench-overhead/summary.json and report.html; QUICK=1 for a one-minute pass)

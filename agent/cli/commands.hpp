@@ -11,6 +11,7 @@ void add_collect_command(CLI::App& app);  // collect_command.cpp
 void add_fields_command(CLI::App& app);   // fields_command.cpp
 void add_link_command(CLI::App& app);     // link_command.cpp
 void add_run_command(CLI::App& app);      // testbed/harness/run_command.cpp (run, clean)
+void add_explore_command(CLI::App& app);  // testbed/explore/explore_command.cpp
 // testbed/capture/capture_command.cpp: capture, analyse-pcap
 void add_capture_commands(CLI::App& app);
 

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     fc::cli::add_fields_command(app);
     fc::cli::add_link_command(app);
     fc::cli::add_run_command(app);
+    fc::cli::add_explore_command(app);
     fc::cli::add_workload_command(app);
     fc::cli::add_validate_command(app);
     try {
