@@ -39,6 +39,13 @@ void parse_l4(const uint8_t* p, uint32_t avail, uint32_t l4_len, LogRecord& r) {
 
 }  // namespace
 
+bool lost_to_corruption(const LogRecord& r) {
+    if (!(r.flags & flag_corrupted)) return false;
+    if (r.ip_version != 6) return true;
+    const uint32_t b = r.corrupt_bit;
+    return !((b >= 4 && b < 32) || (b >= 56 && b < 64));
+}
+
 uint32_t parse_frame(const uint8_t* f, uint32_t len, LogRecord& r) {
     r.frame_len = static_cast<uint16_t>(len);
     if (len < 14) return len;

@@ -52,6 +52,13 @@ struct LogRecord {
 };
 static_assert(sizeof(LogRecord) == 104);
 
+// Whether the receiver throws away a packet the engine corrupted: always,
+// unless the flipped bit lies where no checksum looks, an IPv6 header's
+// traffic class and flow label (bits 4..31) or hop limit (bits 56..63).
+// IPv4's header checksum and the TCP and UDP checksums (pseudo-header,
+// header and payload) cover every other bit.
+bool lost_to_corruption(const LogRecord& r);
+
 // Fills the packet fields of `r` from an Ethernet frame (VLAN tag skipped).
 // Returns the offset of the L3 header within the frame (14 or 18).
 uint32_t parse_frame(const uint8_t* frame, uint32_t len, LogRecord& r);

@@ -426,3 +426,27 @@ TEST(ImpairLog, ParsesFramesAndRoundTripsToCsv) {
     EXPECT_NE(csv.find("198.18.0.1,198.18.0.2,40000,53"), std::string::npos) << csv;
     EXPECT_NE(csv.find(",48879,"), std::string::npos) << csv;  // DNS id
 }
+
+// Which corrupted packets the receiver discards: every IPv4 one (header
+// checksum, then TCP's or UDP's); IPv6 ones unless the bit is in the traffic
+// class, flow label or hop limit, which no checksum covers.
+TEST(ImpairLog, CorruptionIsLossUnlessNoChecksumCoversTheBit) {
+    fc::impair::LogRecord r{};
+    r.ip_version = 4;
+    r.corrupt_bit = 10;
+    EXPECT_FALSE(fc::impair::lost_to_corruption(r));  // not corrupted at all
+    r.flags = fc::impair::flag_corrupted;
+    for (uint32_t bit : {0u, 10u, 70u, 200u, 4000u}) {
+        r.corrupt_bit = bit;
+        EXPECT_TRUE(fc::impair::lost_to_corruption(r)) << bit;
+    }
+    r.ip_version = 6;
+    for (uint32_t bit : {0u, 3u, 32u, 48u, 55u, 64u, 400u}) {
+        r.corrupt_bit = bit;
+        EXPECT_TRUE(fc::impair::lost_to_corruption(r)) << bit;
+    }
+    for (uint32_t bit : {4u, 12u, 31u, 56u, 63u}) {
+        r.corrupt_bit = bit;
+        EXPECT_FALSE(fc::impair::lost_to_corruption(r)) << bit;
+    }
+}

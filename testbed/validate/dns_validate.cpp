@@ -302,7 +302,10 @@ class DnsRep {
     uint64_t dropped_on_links(const DnsProfile& p) const {
         uint64_t n = 0;
         for (const auto& rec : log_) {
-            if (rec.action != static_cast<uint8_t>(impair::Action::dropped)) continue;
+            // A corrupted copy fails the server's UDP checksum: dropped too.
+            if (rec.action != static_cast<uint8_t>(impair::Action::dropped) &&
+                !impair::lost_to_corruption(rec))
+                continue;
             if (rec.dns_id != static_cast<uint16_t>(kpi(p, "dns_id")) || rec.sport != p.sport ||
                 rec.dport != p.dport)
                 continue;

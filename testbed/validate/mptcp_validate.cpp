@@ -201,7 +201,9 @@ class MptcpRep {
                 "the most subflows established at once, from the events");
         }
         // ... and the MP_JOIN handshakes the captures saw for it: a join SYN
-        // names the token of the end it joins, this one's or its peer's.
+        // names the token of the end it joins, this one's or its peer's. A
+        // join counts once answered (a SYN-ACK): a SYN still on its way when
+        // the connection closed never made a subflow (explore-101).
         std::set<int64_t> tokens;
         if (t.token) tokens.insert(t.token);
         for (const auto& p : truth_)
@@ -225,13 +227,14 @@ class MptcpRep {
                 }
                 any_capture = true;
                 for (const auto& cc : cap.connections)
-                    if (cc.mptcp == "join" && tokens.count(cc.mptcp_join_token) &&
+                    if (cc.mptcp == "join" && cc.synack > 0 && tokens.count(cc.mptcp_join_token) &&
                         seen.insert({cc.client, cc.cport, cc.server, cc.sport}).second)
                         ++captured;
             }
         if (any_capture && !t.fallback && !tokens.empty())
             add(t, &c, "mptcp_joins", kPcap, sum_of(c, "mptcp_joins"), captured,
-                "SYNs with MP_JOIN for the connection's tokens, captured at the host's ends");
+                "MP_JOIN handshakes answered for the connection's tokens, captured at the host's "
+                "ends");
 
         // Each subflow alive at the end: marked with this connection, and its
         // data segments as the subflow's own TCP_INFO counted them.

@@ -10,7 +10,6 @@
 #include <string_view>
 
 #include "impair/log.hpp"
-#include "impair/model.hpp"
 #include "validate/exported.hpp"
 #include "validate/fsm.hpp"
 #include "validate/tcp_validate.hpp"
@@ -78,17 +77,6 @@ struct LogIndex {
     std::map<std::string, std::vector<Packet>> by_tuple_dir;
 };
 
-// A packet the engine corrupted is lost to TCP unless the flipped bit lies
-// where no checksum looks: an IPv6 header's traffic class and flow label
-// (bits 4..31) or hop limit (bits 56..63). IPv4's header checksum and TCP's
-// (pseudo-header, header and payload) cover every other bit.
-bool lost_to_corruption(const impair::LogRecord& r) {
-    if (!(r.flags & impair::flag_corrupted)) return false;
-    if (r.ip_version != 6) return true;
-    const uint32_t b = r.corrupt_bit;
-    return !((b >= 4 && b < 32) || (b >= 56 && b < 64));
-}
-
 LogIndex index_log(const impair::LogFile& log) {
     LogIndex idx;
     for (const auto& r : log.records) {
@@ -96,8 +84,8 @@ LogIndex index_log(const impair::LogFile& log) {
         const std::string key = tuple_key(addr_text(r.ip_version, r.src), r.sport,
                                           addr_text(r.ip_version, r.dst), r.dport) +
                                 "|" + std::to_string(r.dir);
-        const bool dropped =
-            r.action == static_cast<uint8_t>(impair::Action::dropped) || lost_to_corruption(r);
+        const bool dropped = r.action == static_cast<uint8_t>(impair::Action::dropped) ||
+                             impair::lost_to_corruption(r);
         idx.by_tuple_dir[key].push_back({r.t_in_ns, dropped ? 0 : r.t_out_ns,
                                          dropped && r.payload_len > 0 ? r.count : 0,
                                          dropped ? r.count : 0});

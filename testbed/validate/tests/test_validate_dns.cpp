@@ -12,6 +12,7 @@
 #include <set>
 
 #include "impair/log.hpp"
+#include "impair/model.hpp"
 #include "validate/tests/crafted_db.hpp"
 #include "validate/validate.hpp"
 
@@ -388,6 +389,18 @@ TEST_F(ValidateDns, AttemptsAreCountedOnTheSendersOwnLink) {
     for (const auto& d : fc::validate::validate_run(dir.string(), true).details)
         compared += d.kpi == "dns_attempts" && d.source == "impairment_log";
     EXPECT_EQ(compared, run.queries.size());
+}
+
+// A copy the link corrupted fails the server's UDP checksum: the server never
+// logs it, and it counts as dropped (the explorer's seed 107).
+TEST_F(ValidateDns, CorruptedCopyIsNotDelivered) {
+    ASSERT_FALSE(run.implog.empty());
+    ASSERT_FALSE(run.server_log.empty());
+    ASSERT_EQ(run.implog[0].action, static_cast<uint8_t>(impair::Action::forwarded));
+    run.implog[0].flags = impair::flag_corrupted;
+    run.implog[0].corrupt_bit = 200;  // in the UDP payload
+    run.server_log.erase(run.server_log.begin());
+    EXPECT_EQ(failing(), std::set<std::string>{});
 }
 
 TEST_F(ValidateDns, WrongOutcomeFailsItsRow) {

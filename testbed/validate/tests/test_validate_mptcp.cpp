@@ -322,6 +322,20 @@ TEST_F(ValidateMptcp, JoinOfAnotherConnectionIsNotCounted) {
     EXPECT_EQ(failing(), std::set<std::string>{"mptcp_joins/pcap"});
 }
 
+// A join SYN still in flight when the connection closed (no SYN-ACK) made
+// no subflow: the agent's 0 joins is right, the capture must not count it
+// (the explorer's seed 101: a 55 ms path and a 60 ms transfer).
+TEST_F(ValidateMptcp, UnansweredJoinSynIsNoJoin) {
+    auto& caps = run.capture["connections"];
+    json late = caps[1];
+    late["cport"] = 40101;
+    late["synack"] = 0;
+    caps.push_back(late);
+    EXPECT_EQ(failing(), std::set<std::string>{});
+    caps.back()["synack"] = 1;  // answered: a second join the agent did not count
+    EXPECT_EQ(failing(), std::set<std::string>{"mptcp_joins/pcap"});
+}
+
 TEST_F(ValidateMptcp, SubflowMarkedWithAnotherConnectionFails) {
     for (auto& r : run.rows)
         if (r["flow_id"] == 21) r["mptcp_conn_id"] = 99;
