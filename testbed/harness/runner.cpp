@@ -674,12 +674,16 @@ class Repetition {
                 const MptcpEndpoint& e = x_.mptcp_endpoints[k];
                 if (e.remove_at_ns && t >= *e.remove_at_ns && !endpoints_removed_.count(k)) {
                     endpoints_removed_.insert(k);
+                    // When asked and when done: under load the command can
+                    // take most of a second (seen: 0.8 s).
+                    manifest_["mptcp"]["endpoints"][k]["remove_requested_ns"] = now_ns();
                     must({"ip", "-n", naming_.netns(e.host), "mptcp", "endpoint", "delete", "id",
                           std::to_string(e.id)});
                     manifest_["mptcp"]["endpoints"][k]["removed_ns"] = now_ns();
                 }
                 if (!e.at_ns || t < *e.at_ns || endpoints_added_.count(k)) continue;
                 endpoints_added_.insert(k);
+                manifest_["mptcp"]["endpoints"][k]["add_requested_ns"] = now_ns();
                 must(endpoint_add_argv(e));
                 manifest_["mptcp"]["endpoints"][k]["added_ns"] = now_ns();
             }
