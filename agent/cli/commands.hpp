@@ -22,4 +22,7 @@ void add_fields_command(CLI::App& app);    // fields_command.cpp
 void add_link_command(CLI::App& app);      // link_command.cpp
 void add_validate_command(CLI::App& app);  // testbed/validate/validate_command.cpp
 
+// This binary's path (/proc/self/exe), for the children a command starts.
+std::string self_exe();  // main.cpp
+
 }  // namespace fc::cli

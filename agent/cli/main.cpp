@@ -1,6 +1,15 @@
+#include <unistd.h>
+
+#include <climits>
 #include <cstdio>
 
 #include "commands.hpp"
+
+std::string fc::cli::self_exe() {
+    char buf[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "flowcorder";
+}
 
 int main(int argc, char** argv) {
     CLI::App app{

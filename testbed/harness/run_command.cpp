@@ -11,16 +11,6 @@
 
 namespace fc::cli {
 
-namespace {
-
-std::string self_exe() {
-    char buf[PATH_MAX];
-    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "flowcorder";
-}
-
-}  // namespace
-
 void add_run_command(CLI::App& app) {
     auto o = std::make_shared<harness::RunOptions>();
     auto no_validate = std::make_shared<bool>(false);
