@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "shard.hpp"
+
 namespace fc::explore {
 
 struct ExploreOptions {
@@ -27,8 +29,8 @@ struct ExploreOptions {
     std::string source_dir;  // the checkout
 };
 
-// "K/N" with 1 <= K <= N. Returns "" when fine, else what is wrong.
-std::string parse_shard(const std::string& text, unsigned& k, unsigned& n);
+// K/N, shared with `flowcorder run --shard` (testbed/harness/shard.hpp).
+using harness::parse_shard;
 
 // The draw seeds shard K of N runs: seed + i for the i in [0, count) with
 // i % N == K - 1.

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "repeat.hpp"
 #include "runner.hpp"
+#include "shard.hpp"
 
 namespace fc::cli {
 
@@ -34,13 +35,34 @@ void add_run_command(CLI::App& app) {
                     "report each verdict's pass rate (<results>/<run-id>/repeat.csv)")
         ->check(CLI::Range(1u, 1000u))
         ->capture_default_str();
-    run->callback([o, no_validate, repeat] {
+    auto shard = std::make_shared<std::string>("1/1");
+    run->add_option("--shard", *shard,
+                    "Run only shard K of N of the files (file i when i % N == K-1, in the suite's "
+                    "order), so several machines split one suite, e.g. 2/4")
+        ->check(CLI::Validator(
+            [](std::string& s) {
+                unsigned k = 0, n = 0;
+                return harness::parse_shard(s, k, n);
+            },
+            "K/N"))
+        ->capture_default_str();
+    run->callback([o, no_validate, repeat, shard] {
         if (geteuid() != 0) {
             std::fprintf(stderr, "flowcorder run: needs root (namespaces, BPF)\n");
             throw CLI::RuntimeError(2);
         }
         o->flowcorder = self_exe();
         o->source_dir = FC_SOURCE_DIR;
+        unsigned k = 1, n = 1;
+        harness::parse_shard(*shard, k, n);  // checked by the validator above
+        if (n > 1) {
+            o->files = harness::shard_of(
+                o->files.empty() ? harness::default_suite(o->source_dir) : o->files, k, n);
+            if (o->files.empty()) {
+                std::fprintf(stderr, "flowcorder run: shard %u/%u holds no file\n", k, n);
+                throw CLI::RuntimeError(2);
+            }
+        }
         o->validate = !*no_validate;
         const int rc =
             *repeat > 1 ? harness::run_repeated(*o, *repeat) : harness::run_experiments(*o);

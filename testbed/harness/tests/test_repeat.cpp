@@ -2,7 +2,10 @@
 // and newlines inside notes), one pass rate per verdict across rounds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "repeat.hpp"
+#include "shard.hpp"
 
 using namespace fc::harness;
 
@@ -39,4 +42,18 @@ TEST(Repeat, MalformedValidationCsvIsAnError) {
     EXPECT_THROW(tally_round("experiment,kpi\nx,y\n", tally), std::runtime_error);
     EXPECT_THROW(tally_round("experiment,protocol,kpi,truth_source,verdict\na,b\n", tally),
                  std::runtime_error);
+}
+
+TEST(Shard, ShardsPartitionTheFilesInOrder) {
+    const std::vector<std::string> files = {"a", "b", "c", "d", "e"};
+    unsigned k = 0, n = 0;
+    ASSERT_EQ(parse_shard("2/3", k, n), "");
+    EXPECT_EQ(shard_of(files, k, n), (std::vector<std::string>{"b", "e"}));
+    std::vector<std::string> all;
+    for (unsigned i = 1; i <= 3; ++i)
+        for (const auto& f : shard_of(files, i, 3)) all.push_back(f);
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(all, files);
+    for (const char* bad : {"0/3", "4/3", "2", "/3", "a/b", "2/", "1/1234567"})
+        EXPECT_NE(parse_shard(bad, k, n), "") << bad;
 }
