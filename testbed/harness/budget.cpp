@@ -175,6 +175,22 @@ Budget derive_budget(const Experiment& x) {
         const PathModel fwd = path_model(x, w.client, w.server);
         const PathModel rev = path_model(x, w.server, w.client);
         const double rtt = fwd.one_way_s + rev.one_way_s;
+        // MPTCP subflows take other paths than the shortest: any link that dies.
+        bool any_link_dies = false;
+        for (const Link& l : x.links)
+            for (const std::string& s : {l.a_to_b, l.b_to_a}) {
+                double loss = 0, lal = 0;
+                loss_of_spec(s, loss, lal);
+                any_link_dies = any_link_dies || loss >= 1.0 - 1e-9;
+            }
+        for (const Link& l : x.links)
+            for (const LinkChange& c : l.changes)
+                for (const auto& s : {c.a_to_b, c.b_to_a}) {
+                    double loss = 0, lal = 0;
+                    if (s) loss_of_spec(*s, loss, lal);
+                    any_link_dies = any_link_dies || loss >= 1.0 - 1e-9;
+                }
+        wb.dead_path = fwd.dead || rev.dead || (w.mptcp() && any_link_dies);
         const double rto = std::max(kRtoMin, kRtoMin + 2 * rtt);
         char why[320];
         if (w.type == WorkloadType::dns) {

@@ -36,6 +36,9 @@ struct WorkloadBudget {
     double silence_s = 0;   // longest plausible silence of one connection
     double budget_s = 0;    // the deadline: start + margin * estimate + silence
     std::string why;        // the terms, for the manifest and progress lines
+    // A path it may use dies (100 % loss, now or on schedule): its sockets
+    // there can only end when TCP gives up.
+    bool dead_path = false;
 };
 
 struct Budget {

@@ -752,7 +752,7 @@ class Repetition {
         }
         for (auto& d : dns_)
             for (const auto& p : d->stop()) problems.push_back(p);
-        wait_connections_closed(10s);
+        wait_connections_closed();
         for (auto& a : agents_) {
             const int st = a->stop(SIGINT, 15s);
             if (st != 0) problems.push_back(a->name() + " exited with " + std::to_string(st));
@@ -808,7 +808,7 @@ class Repetition {
                 std::string state;
                 words >> state;
                 if (state.empty() || state == "LISTEN" || state == "TIME-WAIT" ||
-                    state == "SYN-RECV" || backing_off(line))
+                    state == "SYN-RECV" || (backing_off(line) && on_dead_path(line)))
                     continue;
                 open.push_back(n.name + ": " + line);
             }
@@ -816,8 +816,9 @@ class Repetition {
         return open;
     }
 
-    // A socket retransmitting into a dead path ("timer:(on,...,N)", N RTOs
-    // in a row) has no transition coming before TCP gives up: not waited for.
+    // A socket retransmitting ("timer:(on,...,N)", N RTOs in a row) into a
+    // path that died has no transition coming before TCP gives up: not waited
+    // for. On a merely lossy path it has (a FIN resent through a loss burst).
     static bool backing_off(const std::string& ss_line) {
         const auto p = ss_line.find("timer:(on,");
         if (p == std::string::npos) return false;
@@ -825,12 +826,35 @@ class Repetition {
         return comma != std::string::npos && std::atoi(ss_line.c_str() + comma + 1) >= 2;
     }
 
+    // Whether the socket (ss's local and peer address:port) belongs to a
+    // workload a dead path may carry (budget.hpp).
+    bool on_dead_path(const std::string& ss_line) const {
+        std::istringstream words(ss_line);
+        std::string state, rq, sq, local, peer;
+        words >> state >> rq >> sq >> local >> peer;
+        const auto port_of = [](const std::string& ep) {
+            const auto c = ep.rfind(':');
+            return c == std::string::npos ? 0 : std::atoi(ep.c_str() + c + 1);
+        };
+        for (const Workload& w : x_.workloads) {
+            if (port_of(local) != w.port && port_of(peer) != w.port) continue;
+            for (const auto& wb : budget_.workloads)
+                if (wb.workload == w.name && wb.dead_path) return true;
+        }
+        return false;
+    }
+
     // Stop the agents only once every connection has made its last
     // transition, instead of sleeping and hoping it did.
-    void wait_connections_closed(std::chrono::milliseconds timeout) {
+    // Bounded by the longest silence a live path plausibly causes (a last
+    // FIN resent through a loss burst), at least 10 s.
+    void wait_connections_closed() {
+        double timeout_s = 10;
+        for (const auto& wb : budget_.workloads)
+            if (!wb.dead_path) timeout_s = std::max(timeout_s, wb.silence_s + 2);
         const double t0 = mono_s();
         std::vector<std::string> open = open_connections();
-        while (!open.empty() && mono_s() - t0 < timeout.count() / 1e3) {
+        while (!open.empty() && mono_s() - t0 < timeout_s) {
             std::this_thread::sleep_for(50ms);
             open = open_connections();
         }

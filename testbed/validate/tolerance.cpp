@@ -25,16 +25,18 @@ ToleranceRule rule(const char* protocol, const char* kpi, const char* source, do
 
 const std::vector<ToleranceRule> kRules = {
     // --- TCP: clocks read elsewhere than the agent's probe ---
-    rule("tcp", "window_start_ns", "workload", 300 * kUs, 0,
+    rule("tcp", "window_start_ns", "workload", 1000 * kUs, 0,
          "the workload's clock read just before connect() vs the SYN_SENT stamp: a syscall apart, "
-         "plus a preemption on a loaded 2-core host (seen: always later, p95 56 us, max 162 us)"),
+         "plus any preemption between the two on a loaded 2-core host (seen over 35 runs with a "
+         "core busy: always later, p95 56 us, max 688 us)"),
     rule("tcp", "window_end_ns", "pcap", 200 * kUs, 0,
          "the SYN-ACK's capture stamp at the veth vs the agent's ESTABLISHED stamp: one "
          "softirq apart (seen: p95 34 us, max 102 us)"),
-    rule("tcp", "rtt_mean_us", "pcap", 200, 0,
+    rule("tcp", "rtt_mean_us", "pcap", 500, 0,
          "per round, the kernel's TCP-layer stamps vs the capture's at the veth, on the send and "
-         "on the ACK: tens of us, not proportional to the RTT; integer means per window "
-         "(seen: p95 21 us, max 91 us where one DSACK round was sampled differently)"),
+         "on the ACK: tens of us, not proportional to the RTT, more when a softirq waits behind "
+         "a busy core; integer means per window (seen over 35 loaded runs: p95 21 us, max 407 "
+         "us)"),
     // --- TCP: counts the emulated receiver or the sender's heuristics may miss by one ---
     rule("tcp", "rtt_samples", "pcap", 2, 0,
          "the emulated once-per-round sampling and the kernel's disagree by one round at most "
@@ -45,9 +47,10 @@ const std::vector<ToleranceRule> kRules = {
     rule("tcp", "ooo_segs_in", "pcap", 2, 0,
          "the emulated receiver and rcv_ooopack disagree on single segments, never in proportion "
          "(seen: max 1, also at 1 800 out-of-order segments)"),
-    rule("tcp", "lost_segs", "impairment_log", 2, 0.10,
+    rule("tcp", "lost_segs", "impairment_log", 2, 0.25,
          "the sender marks lost by heuristics: a tail loss repaired by a probe is never marked, a "
-         "RACK mark can be spurious (seen: max 1 below 30 drops, 4 of 127 = 3 %)"),
+         "RACK or SACK mark can be spurious (seen: max 1 below 30 drops, 18 of 177 = 10 % under "
+         "Gilbert-Elliott bursts)"),
     // --- TCP: exact sources ---
     rule("tcp", "*", "pcap", 0, 0,
          "a complete capture (no pcap drops) sees every segment the host sent and received: "

@@ -140,7 +140,10 @@ TEST(Budget, ScheduledDeathMakesAPathDead) {
     // Change at 2 s, then connect deadline (10 s) and the user timeout (3 s).
     EXPECT_NEAR(b.workloads[0].expected_s, 2 + 10 + 3, 1e-9);
     EXPECT_NEAR(b.workloads[0].silence_s, 3, 1e-9);
+    EXPECT_TRUE(b.workloads[0].dead_path);
     EXPECT_FALSE(b.from_file);
+    EXPECT_FALSE(
+        derive_budget(three_nodes("delay 1ms loss random 5%", "", "")).workloads[0].dead_path);
 }
 
 TEST(Budget, SlowerLossierPathsGetLongerBudgets) {
