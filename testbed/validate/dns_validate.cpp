@@ -9,6 +9,7 @@
 #include <set>
 
 #include "impair/log.hpp"
+#include "impair/model.hpp"
 #include "validate/exported.hpp"
 
 namespace fc::validate {
@@ -299,20 +300,23 @@ class DnsRep {
         }
     }
 
-    uint64_t dropped_on_links(const DnsProfile& p) const {
-        uint64_t n = 0;
+    // What the links did to the number of copies on the way to the server:
+    // less every copy dropped (a corrupted one fails the server's UDP
+    // checksum: dropped too), plus every clone the engine made (duplicate).
+    // A clone dropped on a later hop counts once each way.
+    double copies_changed_on_links(const DnsProfile& p) const {
+        double n = 0;
         for (const auto& rec : log_) {
-            // A corrupted copy fails the server's UDP checksum: dropped too.
-            if (rec.action != static_cast<uint8_t>(impair::Action::dropped) &&
-                !impair::lost_to_corruption(rec))
-                continue;
             if (rec.dns_id != static_cast<uint16_t>(kpi(p, "dns_id")) || rec.sport != p.sport ||
                 rec.dport != p.dport)
                 continue;
             if (addr_text(rec.ip_version, rec.src) != p.src ||
                 addr_text(rec.ip_version, rec.dst) != p.dst)
                 continue;
-            n += rec.count;
+            if (rec.flags & impair::flag_duplicate) n += rec.count;
+            if (rec.action == static_cast<uint8_t>(impair::Action::dropped) ||
+                impair::lost_to_corruption(rec))
+                n -= rec.count;
         }
         return n;
     }
@@ -403,8 +407,10 @@ class DnsRep {
         if (const auto own = log_by_host_.find(host); own != log_by_host_.end()) {
             uint64_t seen = 0;
             for (const auto& rec : own->second)
+                // The engine's clones (duplicate) are not the client's attempts.
                 if (rec.dns_id == q.id && rec.sport == q.client_port &&
-                    rec.dport == q.server_port && addr_text(rec.ip_version, rec.src) == q.client)
+                    rec.dport == q.server_port && addr_text(rec.ip_version, rec.src) == q.client &&
+                    !(rec.flags & impair::flag_duplicate))
                     seen += rec.count;
             // Its sender's own link carried every copy, or the log lost some.
             if (seen > 0)
@@ -426,9 +432,10 @@ class DnsRep {
                     lower(s.name) == lower(q.qname))
                     ++logged;
             Exported delivered = value_of(p, "dns_attempts");
-            if (delivered.value) *delivered.value -= static_cast<double>(dropped_on_links(p));
+            if (delivered.value) *delivered.value += copies_changed_on_links(p);
             add(host, workload, conn, &p, "dns_delivered", kServerLog, delivered, logged,
-                "attempts less link drops, against the queries the server logged");
+                "attempts less link drops plus the engine's clones, against the queries the "
+                "server logged");
         }
     }
 };

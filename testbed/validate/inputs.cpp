@@ -88,6 +88,7 @@ DirStats read_dir(const Field& d) {
     s.fin = d.at("fin").number();
     s.rst = d.at("rst").number();
     s.fin_retrans = opt_number(d, "fin_retrans", 0);
+    if (const auto p = d.find("packets")) s.packets = p->number();
     const Field rtt = d.at("rtt");
     s.rtt_samples = rtt.at("samples").number();
     s.rtt_mean_us = opt_number(rtt, "mean_us", 0);

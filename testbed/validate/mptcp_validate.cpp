@@ -202,8 +202,10 @@ class MptcpRep {
         }
         // ... and the MP_JOIN handshakes the captures saw for it: a join SYN
         // names the token of the end it joins, this one's or its peer's. A
-        // join counts once answered (a SYN-ACK): a SYN still on its way when
-        // the connection closed never made a subflow (explore-101).
+        // join counts once its handshake completed: SYN, SYN-ACK and the
+        // joining end's third ACK. A SYN still on its way when the connection
+        // closed (explore-101), or answered after it closed (explore-218),
+        // never made a subflow.
         std::set<int64_t> tokens;
         if (t.token) tokens.insert(t.token);
         for (const auto& p : truth_)
@@ -227,7 +229,9 @@ class MptcpRep {
                 }
                 any_capture = true;
                 for (const auto& cc : cap.connections)
-                    if (cc.mptcp == "join" && cc.synack > 0 && tokens.count(cc.mptcp_join_token) &&
+                    if (cc.mptcp == "join" && cc.synack > 0 &&
+                        (!cc.c2s.packets || *cc.c2s.packets - cc.c2s.rst >= 2) &&
+                        tokens.count(cc.mptcp_join_token) &&
                         seen.insert({cc.client, cc.cport, cc.server, cc.sport}).second)
                         ++captured;
             }

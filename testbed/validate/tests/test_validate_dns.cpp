@@ -403,6 +403,18 @@ TEST_F(ValidateDns, CorruptedCopyIsNotDelivered) {
     EXPECT_EQ(failing(), std::set<std::string>{});
 }
 
+// A clone the engine made (duplicate) is no attempt of the client's, but the
+// server gets and logs it (the explorer's seed 203).
+TEST_F(ValidateDns, EngineCloneIsNoAttemptButReachesTheServer) {
+    ASSERT_FALSE(run.implog.empty());
+    ASSERT_FALSE(run.server_log.empty());
+    impair::LogRecord clone = run.implog[0];
+    clone.flags = impair::flag_duplicate;
+    run.implog.push_back(clone);
+    run.server_log.push_back(run.server_log[0]);
+    EXPECT_EQ(failing(), std::set<std::string>{});
+}
+
 TEST_F(ValidateDns, WrongOutcomeFailsItsRow) {
     run.lookup_rows[2]["dns_outcome"] = 3;  // SERVFAIL, but nothing answered
     EXPECT_EQ(failing(), std::set<std::string>{"dns_outcome/workload"});
