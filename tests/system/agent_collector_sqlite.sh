@@ -66,8 +66,15 @@ s.sendall(b'x' * $bytes); s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
 wait $server || fail "server did not receive $bytes bytes"
 sleep 2.5   # flush interval is 1 s; stats every 1 s
 
-for p in "${pids[@]}"; do kill -INT "$p"; done
-for p in "${pids[@]}"; do wait "$p" || fail "process $p exited with $?"; done
+# Agents first: each drains its exporter and exits 1 if a record stayed
+# unsent, so the collector must still be there (stopping all at once raced).
+collector=${pids[0]}
+for p in "${pids[@]:1}"; do kill -INT "$p"; done
+for p in "${pids[@]:1}"; do wait "$p" || fail "agent $p exited with $?"; done
+grep -q "exit: .* 0 not sent" "$tmp/agent-c.log" || fail "the UDP agent left records unsent"
+grep -q "exit: .* 0 not sent" "$tmp/agent-s.log" || fail "the TCP agent left records unsent"
+kill -INT "$collector"
+wait "$collector" || fail "collector exited with $?"
 pids=()
 
 q() { sqlite3 "$db" "$1"; }
