@@ -34,6 +34,7 @@
 #include "impair/sys.hpp"
 #include "mptcp_monitor.hpp"
 #include "process.hpp"
+#include "readiness.hpp"
 #include "store_check.hpp"
 #include "topology.hpp"
 
@@ -243,6 +244,12 @@ class Repetition {
         manifest_["links"] = links;
         for (const Route& r : x_.routes) add_route(naming_.netns(r.node), r);
         if (x_.has_mptcp()) configure_mptcp();
+        // Interfaces are up when the kernel's linkwatch says so, up to a
+        // second after `ip link set up` (readiness.hpp): traffic sent
+        // before then loses its first IPv6 packets.
+        std::vector<std::string> all_netns;
+        for (const Node& n : x_.nodes) all_netns.push_back(naming_.netns(n.name));
+        manifest_["topology_ready_wait_s"] = wait_until_ready(all_netns, 10.0);
         progress_.step("topology");
     }
 

@@ -16,7 +16,7 @@ xs=("$SRC/experiments/tcp/unreachable.toml" "$SRC/experiments/tcp/refused.toml")
 for b in native mininet; do
   echo "== builder $b"
   "$FC" run "${xs[@]}" --builder $b --results "$tmp" --run-id $b >"$tmp/$b.log" 2>&1 \
-    || { tail -40 "$tmp/$b.log"; fail "the $b run did not pass"; }
+    || { tail -15 "$tmp/$b.log"; "$SRC/tests/system/print_failures.sh" "$tmp/$b"; fail "the $b run did not pass"; }
   grep -q '"builder": "'$b'"' "$tmp/$b/environment.json" || fail "environment.json does not record builder $b"
   # experiment,protocol,kpi,truth_source -> verdict
   tail -n +2 "$tmp/$b/validation.csv" | cut -d, -f1-4,9 | sort >"$tmp/$b.verdicts"

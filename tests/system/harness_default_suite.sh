@@ -16,8 +16,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 cd "$SRC"
 start=$(date +%s)
 if ! "$FC" run --results "$tmp" --run-id suite >"$tmp/run.log" 2>&1; then
-  grep -E ",fail," "$tmp/suite/validation.csv" 2>/dev/null || true
   tail -30 "$tmp/run.log"
+  "$SRC/tests/system/print_failures.sh" "$tmp/suite"
   fail "flowcorder run failed"
 fi
 echo "suite ran in $(( $(date +%s) - start )) s"

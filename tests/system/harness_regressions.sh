@@ -12,8 +12,8 @@ shopt -s nullglob
 files=("$SRC"/experiments/regressions/*.toml)
 [ ${#files[@]} -gt 0 ] || fail "no experiments/regressions/*.toml (the test should not be registered)"
 if ! "$FC" run --results "$tmp" --run-id regressions "${files[@]}" >"$tmp/run.log" 2>&1; then
-  grep -E ",fail," "$tmp/regressions/validation.csv" 2>/dev/null || true
   tail -30 "$tmp/run.log"
+  "$SRC/tests/system/print_failures.sh" "$tmp/regressions"
   fail "a regression experiment fails again"
 fi
 v="$tmp/regressions/validation.csv"

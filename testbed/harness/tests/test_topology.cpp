@@ -7,6 +7,7 @@
 
 #include "experiment.hpp"
 #include "impair/sys.hpp"
+#include "readiness.hpp"
 #include "topology.hpp"
 
 using namespace fc::harness;
@@ -84,6 +85,13 @@ bool ping(const std::string& ns, const std::string& addr) {
     return run_cmd({"ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "2", addr}).status == 0;
 }
 
+// Round-trip time of one ping in ms; -1 if it got no answer.
+double ping_ms(const std::string& ns, const std::string& addr) {
+    const auto r = run_cmd({"ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "3", addr});
+    const size_t at = r.output.find("time=");
+    return r.status == 0 && at != std::string::npos ? std::stod(r.output.substr(at + 5)) : -1;
+}
+
 class Builders : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Builders, BuildSameTopologyAndLeaveNothing) {
@@ -99,8 +107,16 @@ TEST_P(Builders, BuildSameTopologyAndLeaveNothing) {
         b->build(x, n);
         for (const Route& r : x.routes) add_route(n.netns(r.node), r);
         EXPECT_EQ(leftover_namespaces().size(), 5u);
+        std::vector<std::string> all;
+        for (const Node& node : x.nodes) all.push_back(n.netns(node.name));
+        wait_until_ready(all, 10.0);
+        // Once ready, the first IPv6 packet needs two neighbour discoveries
+        // (client -> r1, r1 -> server) and neither may be lost: a lost
+        // solicitation is retried after a second (retrans_time).
+        const double first6 = ping_ms(n.netns("client"), "fd00:fc:12::1");
+        EXPECT_GT(first6, 0) << "IPv6 across router and bridge";
+        EXPECT_LT(first6, 500) << "a neighbour solicitation was lost: the topology was not ready";
         EXPECT_TRUE(ping(n.netns("client"), "198.18.12.1")) << "IPv4 across router and bridge";
-        EXPECT_TRUE(ping(n.netns("client"), "fd00:fc:12::1")) << "IPv6 across router and bridge";
         EXPECT_TRUE(ping(n.netns("other"), "198.18.12.1")) << "two hosts on one switch";
         // The router's unreachable route answers with ICMP, so ping fails fast
         // and says why.
