@@ -267,6 +267,7 @@ std::vector<TruthConn> read_truth(const std::string& path) {
         t.closed_by = f.at("closed_by").str();
         t.tcp_info_at_close = f.at("tcp_info_at_close").boolean();
         if (auto v = f.find("t_start_connect")) t.t_start_connect = v->boolean();
+        if (auto v = f.find("t_connected_ns")) t.t_connected_ns = v->integer();
         if (auto ti = f.find("tcp_info")) {
             if (!ti->v.is_object()) ti->fail("expected an object or null");
             std::map<std::string, double> values;

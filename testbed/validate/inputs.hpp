@@ -54,6 +54,8 @@ struct TruthConn {
     std::string local, remote;
     int64_t lport = 0, rport = 0;
     int64_t t_start_ns = 0, t_end_ns = 0;
+    // When connect() (or accept()) returned an established connection.
+    std::optional<int64_t> t_connected_ns;
     std::string outcome, closed_by;
     bool tcp_info_at_close = false;
     // false: t_start_ns only brackets the connection from before, it is not

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -253,17 +254,30 @@ class RepValidator {
             static_cast<double>(10 * state + want->second), "value = 10*end_state + close_cause");
     }
 
-    // The workload read the clock just before bind() and connect(); the
-    // agent's opening window starts when the socket enters SYN_SENT. (A
-    // passive opener's window start is derived from its first RTT sample,
-    // so only active opens are compared.)
+    // The truth for a value known to lie in [lo, hi]: the value itself when
+    // it does, else the bound it crossed. Not std::clamp: when the truths
+    // disagree (hi < lo, connect() returning before the SYN-ACK was
+    // captured), a value beyond either bound must still fail.
+    static double nearest_in(double x, double lo, double hi) {
+        return x < lo ? lo : x > hi ? hi : x;
+    }
+
+    // The workload read the clock just before connect() and again when it
+    // returned: the agent's SYN_SENT stamp lies between the two. The verdict
+    // is containment (the value, clamped into the bracket, is the truth): a
+    // workload preempted before connect() or woken late moves a bound, not
+    // the event. (A passive opener's window start is derived from its first
+    // RTT sample, so only active opens are compared.)
     void compare_open(const TruthConn& t, const AgentConn& c) {
         const auto& p0 = c.profiles.front();
         if (t.role != "client" || p0.start_state != kNew || t.t_start_ns <= 0 || !t.t_start_connect)
             return;
-        add(t, &c, "window_start_ns", kWorkload,
-            static_cast<double>(p0.window_start_ns - t.t_start_ns), 0,
-            "offset of the opening window's start from the connect() call (ns)");
+        const int64_t returned = t.t_connected_ns.value_or(t.t_end_ns);
+        const double offset = static_cast<double>(p0.window_start_ns - t.t_start_ns);
+        add(t, &c, "window_start_ns", kWorkload, offset,
+            nearest_in(offset, 0.0, static_cast<double>(returned - t.t_start_ns)),
+            "offset of the opening window's start from the connect() call (ns); true: the "
+            "same, clamped to [connect() called, connect() returned]");
     }
 
     const Capture* capture(const std::string& stem) {
@@ -382,14 +396,29 @@ class RepValidator {
                 add(t, &c, "rtt_samples", kPcap, sum_of(c, "rtt_samples"), n,
                     "rounds with an RTT sample");
         }
-        // The opening window ends when the SYN-ACK reaches the client: the
-        // capture at the client's end saw it a few microseconds earlier.
+        // The opening window starts (SYN_SENT) before the client's interface
+        // sends the SYN, and ends (ESTABLISHED) after the SYN-ACK reached it
+        // and before connect() returned. The capture stamps a packet where the
+        // interface queues it; the stack takes it up later, after a softirq
+        // that a busy core can delay by milliseconds: so bounds, not offsets.
         const auto& p0 = c.profiles.front();
+        if (client && local_is_client && p0.start_state == kNew && t.t_start_connect) {
+            const double before_syn = static_cast<double>(p0.window_start_ns - e.first_ns);
+            add(t, &c, "window_start_ns", kPcap, before_syn, std::min(before_syn, 0.0),
+                "offset of the opening window's start from the SYN's capture stamp (ns); true: "
+                "the same, at most 0");
+        }
         if (client && local_is_client && e.handshake_ns && p0.start_state == kNew &&
-            p0.end_state == kEstablished)
-            add(t, &c, "window_end_ns", kPcap,
-                static_cast<double>(p0.window_end_ns - e.first_ns) - *e.handshake_ns, 0,
-                "offset of the opening window's end from the SYN-ACK's arrival (ns)");
+            p0.end_state == kEstablished) {
+            // In integers: a double holds today's epoch ns only to 256 ns.
+            const int64_t synack = e.first_ns + std::llround(*e.handshake_ns);
+            const double after = static_cast<double>(p0.window_end_ns - synack);
+            const double hi = t.t_connected_ns ? static_cast<double>(*t.t_connected_ns - synack)
+                                               : std::numeric_limits<double>::infinity();
+            add(t, &c, "window_end_ns", kPcap, after, nearest_in(after, 0.0, hi),
+                "offset of the opening window's end from the SYN-ACK's capture stamp (ns); true: "
+                "the same, clamped to [SYN-ACK captured, connect() returned]");
+        }
         // FINs both ways mean an orderly close; a reset after them hits a
         // connection already gone (a late duplicate, say).
         const double seen = (e.c2s.fin > 0 && e.s2c.fin > 0) ? 1
