@@ -14,6 +14,7 @@ namespace {
 
 constexpr double kRtoMin = 0.2;      // Linux TCP_RTO_MIN
 constexpr double kRtoMax = 120.0;    // Linux TCP_RTO_MAX
+constexpr double kSynRto = 1.0;      // Linux TCP_TIMEOUT_INIT (RFC 6298)
 constexpr int kTcpRetries2 = 15;     // net.ipv4.tcp_retries2's default
 constexpr double kHopCost = 0.0005;  // per hop and direction: engine, veth, stack
 // The impairment engine forwards 1.8 Gbit/s alone (README, bench-impairment);
@@ -269,7 +270,16 @@ Budget derive_budget(const Experiment& x) {
         const double trips = rounds * (2 + exchanges + slow_start);
         wb.expected_s = start + transfer + trips * rtt;
         const double packets = double(w.connections) * (bytes / mss + 2 * exchanges + 4);
-        wb.silence_s = silence_allowance(data.loss_after_loss, rto, loss * packets);
+        // Silence comes from either direction: every connection sends a SYN,
+        // requests or ACKs up and a SYN-ACK, responses or ACKs down, and the
+        // same segment lost again and again stalls it whichever way it goes
+        // (rr4 of tcp-loss-gemodel, its data coming down a clean direction,
+        // had its SYN eaten by an upward burst past a 3 s user timeout). A
+        // handshake backs off from TCP_TIMEOUT_INIT (1 s), not the path's RTO.
+        const double lal = std::max(fwd.loss_after_loss, rev.loss_after_loss);
+        const double worst = std::max(fwd.loss, rev.loss);
+        wb.silence_s = std::max(silence_allowance(lal, rto, worst * packets),
+                                silence_allowance(lal, kSynRto, worst * 2 * w.connections));
         if (w.user_timeout_ns > 0) wb.silence_s = std::min(wb.silence_s, w.user_timeout_ns / 1e9);
         wb.budget_s = start + kMargin * (wb.expected_s - start) + wb.silence_s + kStartup;
         std::snprintf(why, sizeof why,
@@ -277,8 +287,8 @@ Budget derive_budget(const Experiment& x) {
                       "(after a loss %.3g%%): %.1f s expected; silence allowance %.1f s",
                       double(w.connections) * bytes,
                       std::min(rate, data.rate_bytes_per_s > 0 ? data.rate_bytes_per_s : rate),
-                      data.hops, rtt * 1e3, loss * 100, data.loss_after_loss * 100,
-                      wb.expected_s - start, wb.silence_s);
+                      data.hops, rtt * 1e3, loss * 100, lal * 100, wb.expected_s - start,
+                      wb.silence_s);
         wb.why = why;
         b.workloads.push_back(wb);
     }

@@ -162,6 +162,27 @@ TEST(Budget, SlowerLossierPathsGetLongerBudgets) {
     EXPECT_LT(clean, 30.0);
 }
 
+// Data coming down a clean direction does not make a connection safe from
+// an upward burst: its SYN and requests go up (tcp-loss-gemodel's rr4 lost
+// its SYN three times in a row and hit the 3 s user timeout the old,
+// data-direction-only allowance of 0.2 s gave it).
+TEST(Budget, SilenceCountsTheDirectionTheDataDoesNotTake) {
+    Experiment x = three_nodes("loss gemodel 1% 10% 70% 0.1%", "", "");
+    x.workloads[0].type = WorkloadType::rr;
+    x.workloads[0].request = 200;
+    x.workloads[0].response = 20000;
+    x.workloads[0].requests = 5;
+    x.workloads[0].connections = 4;
+    const WorkloadBudget wb = derive_budget(x).workloads[0];
+    // A SYN lost three times: 1 + 2 + 4 s before the fourth is sent.
+    EXPECT_GE(wb.silence_s, 1.0 + 2.0 + 4.0) << wb.why;
+    EXPECT_NE(wb.why.find("after a loss 64.6%"), std::string::npos) << wb.why;
+    // The same workload on a clean path has nothing to wait for.
+    Experiment clean = x;
+    clean.links[0].a_to_b = "";
+    EXPECT_EQ(derive_budget(clean).workloads[0].silence_s, 0);
+}
+
 TEST(Budget, TheFilesTimeoutOverridesTheDerivedOne) {
     Experiment x = three_nodes("delay 1ms", "", "");
     x.timeout_ns = 7'000'000'000;
