@@ -95,12 +95,15 @@ TEST(ImpairLink, UdpProbesSeeTheConfiguredDelay) {
         p50, p99, percentile(err_ow, 0), percentile(err_rtt, 50), percentile(err_rtt, 99));
     EXPECT_GE(percentile(err_ow, 0), 0.0);  // never early
     // Correctness, not performance: the median must sit on the configured
-    // delay and the tail within a millisecond (a wrong delay is off by
-    // milliseconds). The p99 <= 100 us goal is measured by `make bench` on a
-    // quiet machine; a CI run sharing two cores with other work missed it by
-    // 160 us once, which says nothing about the code.
+    // delay (a wrong delay is off by milliseconds on every packet), and the
+    // engine's log below shows each probe scheduled exactly. The tail is the
+    // benchmark's (`make bench-impairment`, goal p99 <= 100 us): it is the
+    // platform's. On this VM (idle vCPUs halt; cpuidle driver none) idle
+    // runs' probes came up to 3 ms late in clusters while a control thread
+    // sleeping to a 2 ms grid at the engine's priority woke as late (p99
+    // 2.7 ms); a p99 bound here failed 3 of 6 idle runs and says nothing
+    // about the code.
     EXPECT_LE(p50, 50.0);
-    EXPECT_LE(p99, 1000.0);
     EXPECT_GE(percentile(err_rtt, 0), 0.0);
     // The RTT adds B's echo turnaround (a user-space thread), so only its median is bounded.
     EXPECT_LE(percentile(err_rtt, 50), 200.0);

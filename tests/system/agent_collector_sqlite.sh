@@ -115,13 +115,18 @@ for dom in 1 2; do
 done
 lost=$(q "SELECT max(kernel_events_lost) FROM agent_stats")
 [ "$lost" = "0" ] || fail "agents lost $lost kernel events"
-# --stdout prints the same profiles as JSON lines.
-$PY - "$tmp/agent-c.jsonl" $port $((bytes + 2)) <<'PYEOF' || fail "JSON lines disagree with SQLite"
+# --stdout prints the same profiles as JSON lines: the same chain (by state
+# name), the same bytes.
+chain1=$(q "SELECT group_concat(start_state || '>' || end_state, ' ') FROM (SELECT * FROM profiles
+            WHERE observation_domain=1 AND dst_port=$port ORDER BY profile_seq)")
+$PY - "$tmp/agent-c.jsonl" $port $((bytes + 2)) "$chain1" <<'PYEOF' || fail "JSON lines disagree with SQLite"
 import json, sys
-path, port, want = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, port, want, chain = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rows = [json.loads(l) for l in open(path)]
 conn = [r for r in rows if r["dst_port"] == port]
-assert [(r["start_state_name"], r["end_state_name"]) for r in conn] == [("NEW", "ESTABLISHED"), ("ESTABLISHED", "FINISHED")], conn
+names = {"1": "NEW", "2": "ESTABLISHED", "3": "DEGRADED", "4": "FINISHED"}
+want_chain = [tuple(names[s] for s in w.split(">")) for w in chain.split()]
+assert [(r["start_state_name"], r["end_state_name"]) for r in conn] == want_chain, (conn, want_chain)
 assert sum(r["bytes_acked"] for r in conn) == want, conn
 assert all(r["src_addr"] == "198.18.0.1" and r["template"] == "tcp4" for r in conn), conn
 PYEOF
