@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -354,7 +355,7 @@ class DnsRep {
                     p ? "" : "no wire-view profile for " + q.qname + " id " + std::to_string(q.id));
                 if (!p) continue;
                 matched.insert(p);
-                compare_query(host, workload, conn, q, *p);
+                compare_query(host, workload, conn, q, *p, owner ? &lookups_[*owner] : nullptr);
                 if (owner) {
                     const auto it = paired.find(*owner);
                     if (it != paired.end())
@@ -379,8 +380,22 @@ class DnsRep {
         }
     }
 
+    // The truth for a value known to lie in [lo, hi]: the value itself when
+    // it does, else the bound it crossed (a value beyond either bound fails
+    // even where the bounds disagree).
+    static double nearest_in(double x, double lo, double hi) {
+        return x < lo ? lo : x > hi ? hi : x;
+    }
+
+    // The capture stamps a copy where the interface queues it; the agent's
+    // cgroup hooks run before that on the way out and after it on the way in
+    // (a softirq later, milliseconds on a busy core). So the agent's query
+    // start lies between the tool's clock read before getaddrinfo and the
+    // first copy's capture stamp, and its latencies between the capture's
+    // and the whole getaddrinfo call's: bounds, not offsets.
     void compare_query(const std::string& host, const std::string& workload, int64_t conn,
-                       const CaptureDnsQuery& q, const DnsProfile& p) {
+                       const CaptureDnsQuery& q, const DnsProfile& p, const DnsLookupTruth* owner) {
+        constexpr double kInf = std::numeric_limits<double>::infinity();
         add(host, workload, conn, &p, "dns_attempts", kPcap, value_of(p, "dns_attempts"),
             static_cast<double>(q.attempts));
         add(host, workload, conn, &p, "dns_query_bytes", kPcap, value_of(p, "dns_query_bytes"),
@@ -391,18 +406,29 @@ class DnsRep {
             static_cast<double>(q.rcode.value_or(255)), "255: no reply");
         add(host, workload, conn, &p, "dns_answers", kPcap, value_of(p, "dns_answers"),
             static_cast<double>(q.answers.value_or(0)));
-        add(host, workload, conn, &p, "window_start_ns", kPcap,
-            static_cast<double>(p.window_start_ns - q.t_first_ns), 0,
-            "offset of the query's start from its first copy on the wire (ns)");
+        const double start = static_cast<double>(p.window_start_ns - q.t_first_ns);
+        add(host, workload, conn, &p, "window_start_ns", kPcap, start,
+            nearest_in(start, owner ? static_cast<double>(owner->t_start_ns - q.t_first_ns) : -kInf,
+                       0),
+            "offset of the query's start from its first copy's capture stamp (ns); true: the "
+            "same, within [getaddrinfo called, first copy captured]");
         if (q.t_reply_ns) {
-            add(host, workload, conn, &p, "dns_lat_first_us", kPcap,
-                value_of(p, "dns_lat_first_us"),
-                static_cast<double>(*q.t_reply_ns - q.t_first_ns) / 1e3);
-            add(host, workload, conn, &p, "dns_lat_last_us", kPcap, value_of(p, "dns_lat_last_us"),
+            const double call_us =
+                owner ? static_cast<double>(owner->t_end_ns - owner->t_start_ns) / 1e3 : kInf;
+            const double first_us = static_cast<double>(*q.t_reply_ns - q.t_first_ns) / 1e3;
+            const double last_us =
                 static_cast<double>(*q.t_reply_ns -
                                     q.t_last_before_reply_ns.value_or(q.t_last_ns)) /
-                    1e3,
-                "from the last copy sent before the reply");
+                1e3;
+            const Exported lat_first = value_of(p, "dns_lat_first_us");
+            const Exported lat_last = value_of(p, "dns_lat_last_us");
+            add(host, workload, conn, &p, "dns_lat_first_us", kPcap, lat_first,
+                lat_first.value ? nearest_in(*lat_first.value, first_us, call_us) : first_us,
+                "within [the capture's first copy to reply, the getaddrinfo call]");
+            add(host, workload, conn, &p, "dns_lat_last_us", kPcap, lat_last,
+                lat_last.value ? nearest_in(*lat_last.value, last_us, call_us) : last_us,
+                "from the last copy sent before the reply; within [the capture's, the "
+                "getaddrinfo call]");
         }
         if (const auto own = log_by_host_.find(host); own != log_by_host_.end()) {
             uint64_t seen = 0;

@@ -413,8 +413,11 @@ class RepValidator {
             // In integers: a double holds today's epoch ns only to 256 ns.
             const int64_t synack = e.first_ns + std::llround(*e.handshake_ns);
             const double after = static_cast<double>(p0.window_end_ns - synack);
-            const double hi = t.t_connected_ns ? static_cast<double>(*t.t_connected_ns - synack)
-                                               : std::numeric_limits<double>::infinity();
+            // Only the workload's own clock reads around connect() bound it
+            // from above (the http client's come from ab's coarse log).
+            const double hi = t.t_connected_ns && t.t_start_connect
+                                  ? static_cast<double>(*t.t_connected_ns - synack)
+                                  : std::numeric_limits<double>::infinity();
             add(t, &c, "window_end_ns", kPcap, after, nearest_in(after, 0.0, hi),
                 "offset of the opening window's end from the SYN-ACK's capture stamp (ns); true: "
                 "the same, clamped to [SYN-ACK captured, connect() returned]");

@@ -415,6 +415,34 @@ TEST_F(ValidateDns, EngineCloneIsNoAttemptButReachesTheServer) {
     EXPECT_EQ(failing(), std::set<std::string>{});
 }
 
+// A query's start lies in [getaddrinfo called, first copy captured] and its
+// latencies in [the capture's, the whole call's], each to 5 us (query 0:
+// captured at +0.2 ms, answered at +1 ms, inside a call of 0 to +2 ms).
+TEST_F(ValidateDns, QueryTimesAreBoundedByTheCaptureAndTheCall) {
+    using Set = std::set<std::string>;
+    // The reply taken up 1 ms after the interface queued it: inside.
+    run.query_rows[0]["dns_lat_first_us"] = 800 + 1000;
+    run.query_rows[0]["dns_lat_last_us"] = 800 + 1000;
+    EXPECT_EQ(failing(), Set{});
+    run.query_rows[0]["dns_lat_first_us"] = 2000 + 5;
+    EXPECT_EQ(failing(), Set{});
+    run.query_rows[0]["dns_lat_first_us"] = 2000 + 6;  // longer than the call
+    EXPECT_EQ(failing(), Set{"dns_lat_first_us/pcap"});
+    run.query_rows[0]["dns_lat_first_us"] = 800 - 6;  // shorter than the capture's
+    EXPECT_EQ(failing(), Set{"dns_lat_first_us/pcap"});
+    run.query_rows[0]["dns_lat_first_us"] = 820;
+    run.query_rows[0]["dns_lat_last_us"] = 800 - 6;
+    EXPECT_EQ(failing(), Set{"dns_lat_last_us/pcap"});
+    run.query_rows[0]["dns_lat_last_us"] = 820;
+    const int64_t first_copy = kBase + kMs / 5;
+    run.query_rows[0]["window_start_ns"] = first_copy + 5000;
+    EXPECT_EQ(failing(), Set{});
+    run.query_rows[0]["window_start_ns"] = first_copy + 5001;  // after its first copy
+    EXPECT_EQ(failing(), Set{"window_start_ns/pcap"});
+    run.query_rows[0]["window_start_ns"] = kBase - 5001;  // before getaddrinfo was called
+    EXPECT_EQ(failing(), Set{"window_start_ns/pcap"});
+}
+
 TEST_F(ValidateDns, WrongOutcomeFailsItsRow) {
     run.lookup_rows[2]["dns_outcome"] = 3;  // SERVFAIL, but nothing answered
     EXPECT_EQ(failing(), std::set<std::string>{"dns_outcome/workload"});
