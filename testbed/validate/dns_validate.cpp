@@ -286,12 +286,28 @@ class DnsRep {
             value_of(p, "dns_v4_addrs"), static_cast<double>(t.v4));
         add(t.host, t.workload, t.lookup, &p, "dns_v6_addrs", kWorkload,
             value_of(p, "dns_v6_addrs"), static_cast<double>(t.v6));
-        add(t.host, t.workload, t.lookup, &p, "dns_latency_us", kWorkload,
-            value_of(p, "dns_latency_us"), static_cast<double>(t.t_end_ns - t.t_start_ns) / 1e3,
-            "time inside getaddrinfo, as the tool timed it");
-        add(t.host, t.workload, t.lookup, &p, "window_start_ns", kWorkload,
-            static_cast<double>(p.window_start_ns - t.t_start_ns), 0,
-            "offset of the lookup's start from the tool's clock reading (ns)");
+        // The uprobes fire inside the tool's two clock reads around the
+        // call (a preempted tool only widens them), and the call holds its
+        // queries: from the first copy captured to the last reply. Bounds,
+        // not offsets.
+        int64_t first_copy = t.t_end_ns, last_reply = 0;
+        for (const auto* q : caught) {
+            first_copy = std::min(first_copy, q->t_first_ns);
+            if (q->t_reply_ns) last_reply = std::max(last_reply, *q->t_reply_ns);
+        }
+        const double call_us = static_cast<double>(t.t_end_ns - t.t_start_ns) / 1e3;
+        const double wire_us =
+            last_reply > first_copy ? static_cast<double>(last_reply - first_copy) / 1e3 : 0;
+        const Exported latency = value_of(p, "dns_latency_us");
+        add(t.host, t.workload, t.lookup, &p, "dns_latency_us", kWorkload, latency,
+            latency.value ? nearest_in(*latency.value, wire_us, call_us) : call_us,
+            "within [first copy captured to last reply captured, the tool's clock reads around "
+            "getaddrinfo]");
+        const double start = static_cast<double>(p.window_start_ns - t.t_start_ns);
+        add(t.host, t.workload, t.lookup, &p, "window_start_ns", kWorkload, start,
+            nearest_in(start, 0, static_cast<double>(first_copy - t.t_start_ns)),
+            "offset of the lookup's start from the tool's clock read before getaddrinfo (ns); "
+            "true: the same, within [that read, the first copy captured or the read after]");
         if (captures_.count(t.host)) {
             std::set<std::tuple<int64_t, int64_t, std::string>> distinct;
             for (const auto* q : caught) distinct.insert({q->client_port, q->id, q->server});
@@ -378,13 +394,6 @@ class DnsRep {
                     ? "no captured query " + a->name + " " + a->src + ":" + std::to_string(a->sport)
                     : "");
         }
-    }
-
-    // The truth for a value known to lie in [lo, hi]: the value itself when
-    // it does, else the bound it crossed (a value beyond either bound fails
-    // even where the bounds disagree).
-    static double nearest_in(double x, double lo, double hi) {
-        return x < lo ? lo : x > hi ? hi : x;
     }
 
     // The capture stamps a copy where the interface queues it; the agent's

@@ -254,14 +254,6 @@ class RepValidator {
             static_cast<double>(10 * state + want->second), "value = 10*end_state + close_cause");
     }
 
-    // The truth for a value known to lie in [lo, hi]: the value itself when
-    // it does, else the bound it crossed. Not std::clamp: when the truths
-    // disagree (hi < lo, connect() returning before the SYN-ACK was
-    // captured), a value beyond either bound must still fail.
-    static double nearest_in(double x, double lo, double hi) {
-        return x < lo ? lo : x > hi ? hi : x;
-    }
-
     // The workload read the clock just before connect() and again when it
     // returned: the agent's SYN_SENT stamp lies between the two. The verdict
     // is containment (the value, clamped into the bracket, is the truth): a

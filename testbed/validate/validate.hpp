@@ -129,4 +129,11 @@ void write_outputs(const Result& result, const OutputOptions& options = {});
 // The human summary: one line per row, verdicts coloured when `color`.
 std::string summary_table(const Result& result, bool color);
 
+// The truth for a value the truth sources bound to [lo, hi] (an event seen
+// between two others): the value itself when it lies there, else the bound
+// it crossed. Not std::clamp: when the truths disagree (hi < lo, connect()
+// returning before the SYN-ACK was captured), a value beyond either bound
+// must still fail.
+inline double nearest_in(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+
 }  // namespace fc::validate

@@ -183,6 +183,19 @@ TEST(Budget, SilenceCountsTheDirectionTheDataDoesNotTake) {
     EXPECT_EQ(derive_budget(clean).workloads[0].silence_s, 0);
 }
 
+// A queue behind a rate limit drops when full, whatever the spec says of
+// loss: tcp-bottleneck's churn lost a SYN to it three times running.
+TEST(Budget, ARateLimitedQueueCanDropASynAgainAndAgain) {
+    Experiment x = three_nodes("rate 20mbit delay 5ms limit 50", "", "");
+    x.workloads[0].type = WorkloadType::churn;
+    x.workloads[0].connections = 20;
+    const WorkloadBudget wb = derive_budget(x).workloads[0];
+    EXPECT_GE(wb.silence_s, 1.0 + 2.0 + 4.0) << wb.why;
+    Experiment clean = x;
+    clean.links[0].a_to_b = "delay 5ms";
+    EXPECT_EQ(derive_budget(clean).workloads[0].silence_s, 0);
+}
+
 TEST(Budget, TheFilesTimeoutOverridesTheDerivedOne) {
     Experiment x = three_nodes("delay 1ms", "", "");
     x.timeout_ns = 7'000'000'000;

@@ -443,6 +443,28 @@ TEST_F(ValidateDns, QueryTimesAreBoundedByTheCaptureAndTheCall) {
     EXPECT_EQ(failing(), Set{"window_start_ns/pcap"});
 }
 
+// A lookup lies inside the tool's clock reads around getaddrinfo and holds
+// its queries (lookup 0: called at 0, returned at +2 ms; its query captured
+// at +0.2 ms and answered at +1 ms), each to 5 us.
+TEST_F(ValidateDns, LookupTimesAreBoundedByTheCallAndItsQueries) {
+    using Set = std::set<std::string>;
+    // The tool preempted for 1.5 ms before calling: the uprobe fires later,
+    // its latency is shorter; inside.
+    run.lookup_rows[0]["dns_latency_us"] = 800;
+    EXPECT_EQ(failing(), Set{});
+    run.lookup_rows[0]["dns_latency_us"] = 800 - 6;  // shorter than its query's round trip
+    EXPECT_EQ(failing(), Set{"dns_latency_us/workload"});
+    run.lookup_rows[0]["dns_latency_us"] = 2000 + 6;  // longer than the call
+    EXPECT_EQ(failing(), Set{"dns_latency_us/workload"});
+    run.lookup_rows[0]["dns_latency_us"] = 1994;
+    run.lookup_rows[0]["window_start_ns"] = kBase + kMs / 5 + 5000;
+    EXPECT_EQ(failing(), Set{});
+    run.lookup_rows[0]["window_start_ns"] = kBase + kMs / 5 + 5001;  // after its first query
+    EXPECT_EQ(failing(), Set{"window_start_ns/workload"});
+    run.lookup_rows[0]["window_start_ns"] = kBase - 5001;  // before the tool called
+    EXPECT_EQ(failing(), Set{"window_start_ns/workload"});
+}
+
 TEST_F(ValidateDns, WrongOutcomeFailsItsRow) {
     run.lookup_rows[2]["dns_outcome"] = 3;  // SERVFAIL, but nothing answered
     EXPECT_EQ(failing(), std::set<std::string>{"dns_outcome/workload"});
