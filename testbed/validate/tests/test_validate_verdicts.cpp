@@ -46,7 +46,7 @@ const Pinned kPinned[] = {
     {"tcp", "close", "pcap", 0, 0},
     {"tcp", "ooo_segs_in", "pcap", 2, 0},
     {"tcp", "ooo_dist_mean", "pcap", 1500, 0.02},
-    {"tcp", "rtt_mean_us", "pcap", 500, 0},
+    {"tcp", "rtt_mean_us", "pcap", 5, 0},
     {"tcp", "rtt_samples", "pcap", 2, 0},
     {"tcp", "window_end_ns", "pcap", 5'000, 0},
     {"tcp", "window_start_ns", "pcap", 5'000, 0},
@@ -201,15 +201,15 @@ TEST_F(ValidateVerdicts, WindowEndAtItsToleranceEndToEnd) {
 // The RTT mean against the emulated per-round samples: 500 us.
 TEST_F(ValidateVerdicts, RttMeanAtItsToleranceEndToEnd) {
     const double exported = (1 * 20000.0 + 50 * 21000.0 + 20 * 22000.0) / 71;
-    // The client's first round is re-timed from connect(), 100 us before the
-    // SYN was captured: the truth's mean moves by 100/71 us.
-    auto set_truth = [&](double error) {
-        run.capture_conn("captures/l1-a", 0)["c2s"]["rtt_rounds"]["mean_us"] =
-            exported - error - 100.0 / 71;
+    auto set_truth = [&](double capture_mean) {
+        run.capture_conn("captures/l1-a", 0)["c2s"]["rtt_rounds"]["mean_us"] = capture_mean;
     };
-    set_truth(500);
+    // A busy host: its kernel's samples 3 ms longer than the wire's rounds.
+    set_truth(exported - 3000);
     EXPECT_TRUE(failing(judge_run()).empty()) << ::testing::PrintToString(failing(judge_run()));
-    set_truth(500.01);
+    set_truth(exported + 5);
+    EXPECT_TRUE(failing(judge_run()).empty()) << ::testing::PrintToString(failing(judge_run()));
+    set_truth(exported + 5.01);  // shorter than the capture's rounds
     expect_only_failure("rtt_mean_us/pcap");
 }
 
