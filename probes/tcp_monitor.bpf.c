@@ -496,7 +496,17 @@ static __always_inline void on_rto(const struct sock *sk)
  * TCPBacklogCoalesce counter); GRO does the same where it is on. Each wire
  * segment is one sample at its own distance, as rcv_ooopack counts them:
  * the skb's payload is taken as full-sized segments of rcv_mss bytes, the
- * last one shorter. */
+ * last one shorter.
+ *
+ * rcv_mss is the kernel's estimate of the peer's segment size, measured
+ * from data already taken in; until then it holds the initial guess of at
+ * most 536 bytes (tcp_initialize_rcv_mss()), and a first data segment that
+ * arrives out of order would count as three. A segment can be no larger
+ * than the MSS we advertised less the options every segment carries, so
+ * that bound stands in for an estimate that may still be the guess; a real
+ * segment size under 536 bytes (IPv4's minimum) is not worth the doubt
+ * (explore-395, -423). */
+#define FC_TCP_MSS_DEFAULT 536
 static __always_inline void on_segment(struct bpf_sock_ops *skops, const struct sock *sk)
 {
     stat_inc(FC_STAT_HDR_CB);
@@ -516,6 +526,15 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops, const struct 
         return;
     __u32 payload = skops->skb_len - hdr_len;
     __u32 mss = BPF_CORE_READ((const struct inet_connection_sock *)sk, icsk_ack.rcv_mss);
+    const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+    /* An active opener's advmss had the timestamp option taken off with the
+     * SYN-ACK (tcp_rcv_synsent_state_process()), a passive one's did not
+     * (tcp_v4/v6_syn_recv_sock()). */
+    __u32 max_seg = BPF_CORE_READ(tp, advmss);
+    if (st->role == ROLE_PASSIVE)
+        max_seg -= BPF_CORE_READ(tp, tcp_header_len) - sizeof(struct tcphdr);
+    if (mss <= FC_TCP_MSS_DEFAULT && max_seg > FC_TCP_MSS_DEFAULT && max_seg < 65536)
+        mss = max_seg;
     __u64 k = 1;
     if (mss && payload > mss)
         k = (payload + mss - 1) / mss;
