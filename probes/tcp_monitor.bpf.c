@@ -566,6 +566,19 @@ int fc_sockops(struct bpf_sock_ops *skops)
     case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
         track_open(skops, sk, ROLE_PASSIVE);
         break;
+    case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+        /* tcp_finish_connect() sets ESTABLISHED, then lets MPTCP check an
+         * active join (subflow_finish_connect()): one arriving after the
+         * connection's DATA_FIN is reset and closed there, which deleted
+         * its entry. Only then does this callback run: a join still here
+         * was admitted (explore-379). */
+        if (track_mptcp && skops->state == TCP_STATE_ESTABLISHED &&
+            BPF_CORE_READ(tp, is_mptcp)) {
+            struct fc_conn_state *st = lookup(sk);
+            if (st && st->mp.kind == FC_MPTCP_SF_JOIN)
+                mp_subflow_established(sk, st);
+        }
+        break;
     case BPF_SOCK_OPS_RTT_CB:
         /* args[0] is this sample in microseconds; older kernels pass nothing,
          * and the smoothed RTT is the best stand-in they offer. */
@@ -614,7 +627,9 @@ int BPF_PROG(fc_set_state, const struct sock *sk, int oldstate, int newstate)
         if (oldstate == TCP_STATE_SYN_SENT) {
             st->lossy = 0; /* SYN timeouts were the opening window's business */
             emit(sk, st, FC_EV_ESTABLISHED, oldstate, 0);
-            mp_subflow_established(sk, st);
+            /* An active join is admitted only after this (below). */
+            if (st->mp.kind != FC_MPTCP_SF_JOIN)
+                mp_subflow_established(sk, st);
         }
         return 0;
     }

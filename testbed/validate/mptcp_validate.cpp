@@ -205,7 +205,10 @@ class MptcpRep {
         // join counts once its handshake completed: SYN, SYN-ACK and the
         // joining end's third ACK. A SYN still on its way when the connection
         // closed (explore-101), or answered after it closed (explore-218),
-        // never made a subflow.
+        // never made a subflow. Where this host answered the join (the SYN
+        // names its token), it also took the third ACK in: it answers with
+        // the fourth ACK, or resets a join arriving after its DATA_FIN
+        // (mptcp_can_accept_new_subflow(), explore-379).
         std::set<int64_t> tokens;
         if (t.token) tokens.insert(t.token);
         for (const auto& p : truth_)
@@ -231,6 +234,8 @@ class MptcpRep {
                 for (const auto& cc : cap.connections)
                     if (cc.mptcp == "join" && cc.synack > 0 &&
                         (!cc.c2s.packets || *cc.c2s.packets - cc.c2s.rst >= 2) &&
+                        (cc.mptcp_join_token != t.token || !cc.s2c.packets ||
+                         *cc.s2c.packets - cc.s2c.rst >= 2) &&
                         tokens.count(cc.mptcp_join_token) &&
                         seen.insert({cc.client, cc.cport, cc.server, cc.sport}).second)
                         ++captured;

@@ -341,6 +341,19 @@ TEST_F(ValidateMptcp, UnansweredJoinSynIsNoJoin) {
     EXPECT_EQ(failing(), std::set<std::string>{"mptcp_joins/pcap"});
 }
 
+// This host answered the join (the SYN names its token) and reset its third
+// ACK, as the kernel does once its DATA_FIN left (explore-379): no subflow
+// here, so the agent's join is wrong.
+TEST_F(ValidateMptcp, AJoinTheAnsweringEndResetIsNoJoin) {
+    auto& join = run.capture["connections"][1];
+    join["s2c"]["packets"] = 2;  // SYN-ACK, then the reset
+    join["s2c"]["rst"] = 1;
+    EXPECT_EQ(failing(), std::set<std::string>{"mptcp_joins/pcap"});
+    // The fourth ACK went out before a reset: the subflow was admitted.
+    join["s2c"]["packets"] = 3;
+    EXPECT_EQ(failing(), std::set<std::string>{});
+}
+
 TEST_F(ValidateMptcp, SubflowMarkedWithAnotherConnectionFails) {
     for (auto& r : run.rows)
         if (r["flow_id"] == 21) r["mptcp_conn_id"] = 99;
