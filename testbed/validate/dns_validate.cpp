@@ -289,11 +289,14 @@ class DnsRep {
         // The uprobes fire inside the tool's two clock reads around the
         // call (a preempted tool only widens them), and the call holds its
         // queries: from the first copy captured to the last reply. Bounds,
-        // not offsets.
+        // not offsets; a copy outside the two reads (the counting above
+        // allows a millisecond) belongs to another lookup of the name.
         int64_t first_copy = t.t_end_ns, last_reply = 0;
         for (const auto* q : caught) {
+            if (q->t_first_ns < t.t_start_ns) continue;
             first_copy = std::min(first_copy, q->t_first_ns);
-            if (q->t_reply_ns) last_reply = std::max(last_reply, *q->t_reply_ns);
+            if (q->t_reply_ns && *q->t_reply_ns <= t.t_end_ns)
+                last_reply = std::max(last_reply, *q->t_reply_ns);
         }
         const double call_us = static_cast<double>(t.t_end_ns - t.t_start_ns) / 1e3;
         const double wire_us =

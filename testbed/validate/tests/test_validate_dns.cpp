@@ -465,6 +465,19 @@ TEST_F(ValidateDns, LookupTimesAreBoundedByTheCallAndItsQueries) {
     EXPECT_EQ(failing(), Set{"window_start_ns/workload"});
 }
 
+// The counting takes copies from a millisecond before the call on; a copy
+// captured before the tool's clock read belongs to an earlier lookup of the
+// name and bounds nothing (here lookup 0 is called 0.5 ms after its query
+// left, as when a previous lookup's query was captured then).
+TEST_F(ValidateDns, ACopyFromBeforeTheCallBoundsNothing) {
+    run.lookups[0].t_start = kBase + kMs / 2;
+    run.lookup_rows[0]["window_start_ns"] = kBase + kMs / 2 + 3000;
+    run.lookup_rows[0]["dns_latency_us"] = 600;  // shorter than that copy's round trip
+    const auto bad = failing();
+    EXPECT_FALSE(bad.count("window_start_ns/workload"));
+    EXPECT_FALSE(bad.count("dns_latency_us/workload"));
+}
+
 TEST_F(ValidateDns, WrongOutcomeFailsItsRow) {
     run.lookup_rows[2]["dns_outcome"] = 3;  // SERVFAIL, but nothing answered
     EXPECT_EQ(failing(), std::set<std::string>{"dns_outcome/workload"});
