@@ -143,6 +143,17 @@ static __always_inline __s32 queued_icmp_errno(const struct sock *sk)
     return (__s32)BPF_CORE_READ(serr, ee.ee_errno);
 }
 
+/* Closed with SO_LINGER {1, 0} (tcp_close() then aborts: tcp_disconnect()
+ * sets CLOSE, then sends the RST) and without the peer's FIN taken in
+ * (SOCK_DONE, set by tcp_fin(); the close into TIME_WAIT has it). */
+static __always_inline __u8 linger_abort(const struct sock *sk)
+{
+    const unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+    const unsigned long done = 1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE);
+    const unsigned long linger = 1UL << bpf_core_enum_value(enum sock_flags, SOCK_LINGER);
+    return (flags & linger) && !(flags & done) && BPF_CORE_READ(sk, sk_lingertime) == 0;
+}
+
 /* One event per transition. The sequence number advances even when the ring
  * buffer is full, so user space sees the gap and marks the connection DESYNC. */
 static __always_inline void emit(const struct sock *sk, struct fc_conn_state *st, __u8 type,
@@ -173,6 +184,8 @@ static __always_inline void emit(const struct sock *sk, struct fc_conn_state *st
     } else {
         e->sk_err = 0;
     }
+    e->linger_abort = type == FC_EV_CLOSE ? linger_abort(sk) : 0;
+    e->pad[0] = e->pad[1] = 0;
     e->role = st->role;
     e->skaddr = (__u64)(unsigned long)sk;
     if (type == FC_EV_OPEN_ACTIVE || type == FC_EV_OPEN_PASSIVE)

@@ -111,7 +111,11 @@ struct fc_tcp_event {
     __u8 reset_rcvd; /* tcp_receive_reset seen on this connection */
     __s32 sk_err;    /* socket error at CLOSE (errno, positive) */
     __u8 role;       /* 1 active, 2 passive */
-    __u8 pad[3];
+    /* CLOSE: the application closed with SO_LINGER {1, 0} before the peer's
+     * FIN arrived, so the kernel resets after this transition; from
+     * FIN_WAIT2 only this tells an abort from the close into TIME_WAIT. */
+    __u8 linger_abort;
+    __u8 pad[2];
     __u64 skaddr;           /* key of the conns map */
     struct fc_conn_key key; /* filled on OPEN_* events only */
     struct fc_tcp_snapshot snap;

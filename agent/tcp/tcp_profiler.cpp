@@ -8,10 +8,11 @@ namespace fc::tcp {
 
 namespace {
 // Linux TCP states (include/net/tcp_states.h).
-constexpr uint8_t kSynSent = 2, kSynRecv = 3, kFinWait1 = 4, kCloseWait = 8, kEstablished = 1;
+constexpr uint8_t kSynSent = 2, kSynRecv = 3, kFinWait1 = 4, kFinWait2 = 5, kCloseWait = 8,
+                  kEstablished = 1;
 }  // namespace
 
-CloseVerdict classify_close(uint8_t old_state, int sk_err, bool reset_received) {
+CloseVerdict classify_close(uint8_t old_state, int sk_err, bool reset_received, bool linger_abort) {
     if (reset_received || sk_err == ECONNREFUSED || sk_err == ECONNRESET || sk_err == EPIPE) {
         const bool refused = old_state == kSynSent || sk_err == ECONNREFUSED;
         return {Trigger::PROTOCOL_FAIL, refused ? CloseCause::REFUSED : CloseCause::RESET_RECEIVED};
@@ -31,6 +32,9 @@ CloseVerdict classify_close(uint8_t old_state, int sk_err, bool reset_received) 
     }
     // No error: the kernel sets CLOSE before it sends an abortive RST, so an
     // abort is recognised by the state it leaves (tcp_need_reset()).
+    // FIN_WAIT2 is left for TIME_WAIT too: there only the linger flag tells.
+    if (old_state == kFinWait2 && linger_abort)
+        return {Trigger::PROTOCOL_FAIL, CloseCause::RESET_SENT};
     switch (old_state) {
         case kSynSent:
             return {Trigger::FINISH, CloseCause::LOCAL_ABORT};
@@ -120,7 +124,8 @@ void TcpProfiler::on_event(const fc_tcp_event& e) {
                 apply(e.conn_id, c, Trigger::LOSSY_EXIT, at, &e.snap);
                 break;
             case FC_EV_CLOSE: {
-                CloseVerdict v = classify_close(e.old_state, e.sk_err, e.reset_rcvd != 0);
+                CloseVerdict v =
+                    classify_close(e.old_state, e.sk_err, e.reset_rcvd != 0, e.linger_abort != 0);
                 apply(e.conn_id, c, v.trigger, at, &e.snap, v.cause, e.sk_err);
                 done = true;  // the kernel forgot this connection whatever we made of it
                 break;

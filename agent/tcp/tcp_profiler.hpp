@@ -18,7 +18,10 @@ struct CloseVerdict {
     Trigger trigger;
     CloseCause cause;
 };
-CloseVerdict classify_close(uint8_t old_tcp_state, int sk_err, bool reset_received);
+// `linger_abort`: closed with SO_LINGER {1, 0} before the peer's FIN came
+// (the probe's fc_tcp_event.linger_abort); a RST follows the transition.
+CloseVerdict classify_close(uint8_t old_tcp_state, int sk_err, bool reset_received,
+                            bool linger_abort = false);
 
 class TcpProfiler {
   public:

@@ -428,6 +428,63 @@ TEST_F(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
     EXPECT_TRUE(degraded);
 }
 
+// A server that sent its FIN and waits in FIN_WAIT2 for the peer's gives up
+// with SO_LINGER {1, 0}: the kernel leaves FIN_WAIT2 and then resets (seen
+// in tcp-loss-gemodel when the client's FIN was lost three times). The
+// same linger setting on a socket that took the peer's FIN in is an orderly
+// close into TIME_WAIT: FIN_WAIT2 -> CLOSE both times, told apart by the
+// peer's FIN (SOCK_DONE).
+TEST_F(TcpAgentFailures, LingerAbortFromFinWait2IsAResetSentAndTheTimeWaitCloseIsNot) {
+    fc::test::AgentThread agent;
+    for (const bool peer_fin : {false, true}) {
+        const uint16_t port = random_port();
+        fc::test::Fd ls, cl;
+        {
+            fc::test::InNetns in(topo.server_ns());
+            ls = fc::test::Fd(socket(AF_INET, SOCK_STREAM, 0));
+            socklen_t len;
+            sockaddr_storage a = make_addr(AF_INET, topo.kServerV4, port, &len);
+            ASSERT_EQ(bind(ls.get(), reinterpret_cast<sockaddr*>(&a), len), 0);
+            ASSERT_EQ(listen(ls.get(), 1), 0);
+        }
+        {
+            fc::test::InNetns in(topo.client_ns());
+            cl = fc::test::Fd(socket(AF_INET, SOCK_STREAM, 0));
+            socklen_t len;
+            sockaddr_storage a = make_addr(AF_INET, topo.kServerV4, port, &len);
+            ASSERT_EQ(connect(cl.get(), reinterpret_cast<sockaddr*>(&a), len), 0);
+        }
+        const uint16_t cport = local_port(cl.get());
+        fc::test::Fd sv(accept(ls.get(), nullptr, nullptr));
+        ASSERT_GE(sv.get(), 0);
+        const linger abort{1, 0};
+        ASSERT_EQ(setsockopt(sv.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort), 0);
+        ASSERT_EQ(shutdown(sv.get(), SHUT_WR), 0);
+        auto state_of = [&](int fd) {
+            tcp_info ti{};
+            socklen_t n = sizeof ti;
+            getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &n);
+            return ti.tcpi_state;
+        };
+        for (int i = 0; i < 200 && state_of(sv.get()) != 5 /* FIN_WAIT2 */; ++i)
+            std::this_thread::sleep_for(5ms);
+        ASSERT_EQ(state_of(sv.get()), 5) << "the client never acknowledged the server's FIN";
+        if (peer_fin) {
+            cl = fc::test::Fd();  // the client's FIN: the server goes to TIME_WAIT
+            for (int i = 0; i < 200 && state_of(sv.get()) != 7 /* CLOSE */; ++i)
+                std::this_thread::sleep_for(5ms);
+        }
+        sv = fc::test::Fd();  // close(): an abort only while the peer's FIN is due
+        auto f = one_end(port, cport, topo.server_inode());
+        ASSERT_TRUE(agent.wait_for(f, ends_terminal, 5s)) << "peer_fin " << peer_fin;
+        const auto rs = agent.records(f);
+        const auto want = peer_fin ? fc::CloseCause::FIN : fc::CloseCause::RESET_SENT;
+        EXPECT_EQ(rs.back().get(FieldKey::CLOSE_CAUSE), static_cast<uint64_t>(want))
+            << "peer_fin " << peer_fin;
+        EXPECT_EQ(end_state(rs.back()), peer_fin ? State::FINISHED : State::PROTOCOL_ERROR);
+    }
+}
+
 TEST_F(TcpAgentFailures, NamespaceFilterSeesOnlyItsNamespace) {
     fc::test::AgentThread agent(topo.server_inode());
     const uint16_t port = random_port();

@@ -96,6 +96,12 @@ TEST(TcpClose, ClassificationFollowsErrorThenPreviousState) {
     EXPECT_EQ(v.cause, CloseCause::FIN);
     v = fc::tcp::classify_close(5 /*FIN_WAIT2*/, 0, false);
     EXPECT_EQ(v.cause, CloseCause::FIN);
+    // Closed with SO_LINGER {1, 0} while the peer's FIN was still due: the
+    // kernel resets after leaving FIN_WAIT2 (tcp-loss-gemodel, a FIN lost
+    // three times).
+    v = fc::tcp::classify_close(5, 0, false, true);
+    EXPECT_EQ(v.trigger, Trigger::PROTOCOL_FAIL);
+    EXPECT_EQ(v.cause, CloseCause::RESET_SENT);
 }
 
 namespace {
