@@ -469,12 +469,16 @@ class Direction {
         if (g.flags & kFin) {
             // A FIN carrying data that is resent counts as a data
             // retransmission already; a bare FIN resent counts here.
-            if (fin_sent_ && g.payload == 0) ++st_.fin_retrans;
+            if (fin_sent_ && g.payload == 0) {
+                ++st_.fin_retrans;
+                st_.resends.push_back({g.ts_ns, true});
+            }
             fin_sent_ = true;
             ++st_.fin;
         }
         if (g.flags & kRst) {
             ++st_.rst;
+            if (!gone && !rst_sent_) ++st_.rst_live;
             rst_sent_ = true;
         }
         const bool syn = g.flags & kSyn;
@@ -632,11 +636,13 @@ class Direction {
         if (seen_.overlaps(s, e)) {
             ++st_.retrans_segs;
             st_.retrans_bytes += g.payload;
+            st_.resends.push_back({g.ts_ns, e >= sent_end_});
             mark_karn(s, e);
         } else {
             pending_.emplace(s, Pending{e, g.ts_ns, false});
         }
         seen_.add(s, e);
+        sent_end_ = std::max(sent_end_, e);
     }
 
     // Pending ranges are first transmissions, so they never overlap each other.
@@ -666,6 +672,7 @@ class Direction {
     uint32_t ref_seq_ = 0;
     int64_t ref_abs_ = 0;
     int64_t rcv_nxt_ = 0;
+    int64_t sent_end_ = 0;  // the highest data sequence sent so far (snd_nxt)
     RangeSet seen_, ooo_queue_;
     std::map<int64_t, Pending> pending_;  // by start
     // Round sampling (sample_round): snd_una starts at the first sequence
@@ -763,6 +770,13 @@ nlohmann::ordered_json rounds_json(const DirectionStats& d) {
     return j;
 }
 
+// [[capture stamp, 1 if it resent the tail else 0], ...]
+nlohmann::ordered_json resends_json(const DirectionStats& d) {
+    auto j = nlohmann::ordered_json::array();
+    for (const auto& r : d.resends) j.push_back({r.ts_ns, r.tail ? 1 : 0});
+    return j;
+}
+
 nlohmann::ordered_json direction_json(const DirectionStats& d) {
     return {{"packets", d.packets},
             {"data_segs", d.data_segs},
@@ -777,7 +791,9 @@ nlohmann::ordered_json direction_json(const DirectionStats& d) {
             {"after_close", d.after_close},
             {"fin", d.fin},
             {"fin_retrans", d.fin_retrans},
+            {"resends", resends_json(d)},
             {"rst", d.rst},
+            {"rst_live", d.rst_live},
             {"rtt", rtt_json(d.rtt_us)},
             {"rtt_rounds", rounds_json(d)}};
 }

@@ -37,7 +37,20 @@ struct DirectionStats {
     // advances the emulated rcv_nxt nor counts as out of order.
     uint64_t paws_drops = 0, after_close = 0;
     uint64_t fin = 0, rst = 0;
+    // The first reset of d if its receiver still had a socket then (not in
+    // TIME_WAIT or CLOSE, as receiver_gone() emulates): one that ended a
+    // connection, even one whose FINs had crossed (a FIN never acknowledged).
+    uint64_t rst_live = 0;
     uint64_t fin_retrans = 0;  // FIN-only segments resending a FIN already sent
+    // Every resend (data or bare FIN) at its capture stamp, and whether it
+    // resent the highest sequence sent so far: a tail loss probe's shape,
+    // the one resend a sender makes outside Recovery and Loss. The
+    // validator holds them against the agent's DEGRADED windows.
+    struct Resend {
+        int64_t ts_ns;
+        bool tail;
+    };
+    std::vector<Resend> resends;
     RunningStats rtt_us;
     // Each RTT sample's (segment, ACK) timestamps; kept only on request (tests, plots).
     std::vector<std::pair<int64_t, int64_t>> rtt_pairs;

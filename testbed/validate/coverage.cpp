@@ -42,6 +42,9 @@ const std::vector<CoverageKpi> kKpis = {
      "needs a data packet dropped on a connection without reordering, ACK loss or RTO"},
     {"tcp", "lost", "lost_out_end", D::with_source, "tcp_info", true,
      "needs segments still marked lost at close (a path failing mid-transfer)"},
+    // TCP: the DEGRADED state (Recovery or Loss) against the resends captured
+    {"tcp", "degraded", "resends_in_degraded", D::suite, "", true,
+     "needs a resend other than a tail probe captured at its host (a loss experiment)"},
     // TCP: RTT
     {"tcp", "rtt", "srtt_us", D::with_source, "tcp_info", false,
      "every connection with TCP_INFO at close compares it"},

@@ -16,6 +16,7 @@ namespace fc::validate {
 enum State : int64_t {
     kNew = 1,
     kEstablished = 2,
+    kDegraded = 3,
     kFinished = 4,
     kNetErr = 5,
     kProtoErr = 6,

@@ -88,7 +88,16 @@ DirStats read_dir(const Field& d) {
     s.fin = d.at("fin").number();
     s.rst = d.at("rst").number();
     s.fin_retrans = opt_number(d, "fin_retrans", 0);
+    if (const auto r = d.find("rst_live")) s.rst_live = r->number();
     if (const auto p = d.find("packets")) s.packets = p->number();
+    if (const auto r = d.find("resends")) {
+        s.resends.emplace();
+        for (size_t i = 0; i < r->size(); ++i) {
+            const Field one = r->index(i);
+            if (one.size() != 2) one.fail("expected [capture stamp, tail]");
+            s.resends->push_back({one.index(0).integer(), one.index(1).integer() != 0});
+        }
+    }
     const Field rtt = d.at("rtt");
     s.rtt_samples = rtt.at("samples").number();
     s.rtt_mean_us = opt_number(rtt, "mean_us", 0);

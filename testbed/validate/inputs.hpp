@@ -85,12 +85,20 @@ struct DirStats {
     double data_segs = 0, retrans_segs = 0, dup_segs = 0, ooo_segs = 0;
     double ooo_dist_samples = 0, ooo_dist_mean = 0;
     double fin = 0, rst = 0, fin_retrans = 0;
+    std::optional<double> rst_live;  // absent in captures analysed before it existed
     std::optional<double> packets;  // every segment, control ones included
     double rtt_samples = 0, rtt_mean_us = 0;
     // The kernel's once-per-round RTT sampling, emulated from the capture
     // (absent in captures analysed before it existed).
     std::optional<double> rounds_samples, rounds_mean_us, rounds_first_us;
     double rounds_skipped_retrans = 0;
+    // Each resend's capture stamp and whether it resent the tail (absent in
+    // captures analysed before it existed).
+    struct Resend {
+        int64_t ts_ns = 0;
+        bool tail = false;
+    };
+    std::optional<std::vector<Resend>> resends;
 };
 
 struct CaptureConn {

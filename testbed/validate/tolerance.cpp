@@ -51,8 +51,11 @@ const std::vector<ToleranceRule> kRules = {
          "(seen: max 1, also at 1 800 out-of-order segments)"),
     rule("tcp", "lost_segs", "impairment_log", 2, 0.25,
          "the sender marks lost by heuristics: a tail loss repaired by a probe is never marked, a "
-         "RACK or SACK mark can be spurious (seen: max 1 below 30 drops, 18 of 177 = 10 % under "
-         "Gilbert-Elliott bursts)"),
+         "RACK or SACK mark can be spurious beyond what a DSACK reports (seen: max 1 below 30 "
+         "drops, 18 of 177 = 10 % under Gilbert-Elliott bursts)"),
+    rule("tcp", "resends_in_degraded", "pcap", 0, 0,
+         "exact: a Linux sender resends outside Recovery and Loss only as a tail loss probe; each "
+         "stamp is held against the windows to 5 us (the agent's clock offset)"),
     // --- TCP: exact sources ---
     rule("tcp", "*", "pcap", 0, 0,
          "a complete capture (no pcap drops) sees every segment the host sent and received: "

@@ -248,10 +248,26 @@ class RepValidator {
                 "no expectation for outcome " + t.outcome + " closed_by " + t.closed_by);
             return;
         }
-        int64_t state = want->first;
+        int64_t state = want->first, cause = want->second;
         if (state == 0) state = (last.end_state == kNetErr) ? kNetErr : kProtoErr;
-        add(t, &c, "close_cause", kWorkload, exported,
-            static_cast<double>(10 * state + want->second), "value = 10*end_state + close_cause");
+        std::string note = "value = 10*end_state + close_cause";
+        // The application closed after the FINs crossed, but its own FIN was
+        // never acknowledged when the peer gave up and reset: the socket (in
+        // LAST_ACK or CLOSING) ended by that reset, after the application
+        // could see anything. Only the capture at the host's end tells.
+        bool local_is_client = false;
+        if (state == kFinished) {
+            if (const CaptureConn* e = host_capture(t, c, local_is_client)) {
+                const DirStats& in = local_is_client ? e->s2c : e->c2s;
+                if (in.rst_live.value_or(0) > 0) {
+                    state = kProtoErr;
+                    cause = kRstReceived;
+                    note += "; the peer's reset reached the socket after the application closed";
+                }
+            }
+        }
+        add(t, &c, "close_cause", kWorkload, exported, static_cast<double>(10 * state + cause),
+            note);
     }
 
     // The workload read the clock just before connect() and again when it
@@ -314,7 +330,10 @@ class RepValidator {
         return best;
     }
 
-    void compare_captures(const TruthConn& t, const AgentConn& c) {
+    // The connection as captured at the host's end of an impaired link (one
+    // capture point per connection), or null.
+    const CaptureConn* host_capture(const TruthConn& t, const AgentConn& c,
+                                    bool& local_is_client) {
         for (const auto& l : m_.links) {
             if (!l.impaired) continue;
             for (const char* side : {"a", "b"}) {
@@ -323,13 +342,16 @@ class RepValidator {
                 if (stem == l.captures.end() || stem->second.empty()) continue;
                 const Capture* cap = capture(stem->second);
                 if (!cap) continue;
-                bool local_is_client = false;
-                const CaptureConn* e = find_in(*cap, t, c, local_is_client);
-                if (!e) continue;
-                compare_capture(t, c, *e, local_is_client);
-                return;  // one capture point per connection
+                if (const CaptureConn* e = find_in(*cap, t, c, local_is_client)) return e;
             }
         }
+        return nullptr;
+    }
+
+    void compare_captures(const TruthConn& t, const AgentConn& c) {
+        bool local_is_client = false;
+        if (const CaptureConn* e = host_capture(t, c, local_is_client))
+            compare_capture(t, c, *e, local_is_client);
     }
 
     void compare_capture(const TruthConn& t, const AgentConn& c, const CaptureConn& e,
@@ -417,14 +439,53 @@ class RepValidator {
                 "offset of the opening window's end from the SYN-ACK's capture stamp (ns); true: "
                 "the same, clamped to [SYN-ACK captured, connect() returned]");
         }
-        // FINs both ways mean an orderly close; a reset after them hits a
-        // connection already gone (a late duplicate, say).
-        const double seen = (e.c2s.fin > 0 && e.s2c.fin > 0) ? 1
-                            : (e.c2s.rst + e.s2c.rst) > 0    ? 2
-                                                             : 0;
+        if (out.resends) compare_degraded(t, c, *out.resends);
+        // FINs both ways mean an orderly close, unless a reset reached a
+        // socket still there (a FIN never acknowledged); a reset after them
+        // hits a connection already gone (a late duplicate, say).
+        const bool live_reset = e.c2s.rst_live.value_or(0) + e.s2c.rst_live.value_or(0) > 0;
+        const double seen = live_reset                           ? 2
+                            : (e.c2s.fin > 0 && e.s2c.fin > 0)   ? 1
+                            : (e.c2s.rst + e.s2c.rst) > 0        ? 2
+                                                                 : 0;
         add(t, &c, "close", kPcap,
             static_cast<double>(close_category_of_cause(c.profiles.back().close_cause)), seen,
             "1 FIN both ways, 2 reset, 0 neither");
+    }
+
+    // DEGRADED is the sender in Recovery or Loss (tcp_set_ca_state()). The
+    // only resend a sender makes outside them is a tail loss probe, which
+    // resends the highest sequence sent: every other resend captured at the
+    // host lies in a DEGRADED episode (consecutive DEGRADED windows), its
+    // stamp to 5 us of the window (the agent's clock offset). The other way
+    // round holds no more than loosely: Recovery may be entered and left
+    // without a resend, when pacing, TSQ or the window held it back and the
+    // segment "lost" to reordering arrived meanwhile (tcp-reorder shows it).
+    void compare_degraded(const TruthConn& t, const AgentConn& c,
+                          const std::vector<DirStats::Resend>& resends) {
+        constexpr int64_t kSlack = 5'000;
+        std::vector<std::pair<int64_t, int64_t>> episodes;
+        bool in_episode = false;
+        for (const auto& p : c.profiles) {
+            const bool degraded = p.start_state == kDegraded;
+            if (degraded && in_episode)
+                episodes.back().second = p.window_end_ns;
+            else if (degraded)
+                episodes.emplace_back(p.window_start_ns, p.window_end_ns);
+            in_episode = degraded;
+        }
+        double lossy = 0, covered = 0;
+        for (const auto& r : resends) {
+            if (r.tail) continue;
+            ++lossy;
+            covered += std::any_of(episodes.begin(), episodes.end(), [&](const auto& ep) {
+                return r.ts_ns >= ep.first - kSlack && r.ts_ns <= ep.second + kSlack;
+            });
+        }
+        if (lossy > 0)
+            add(t, &c, "resends_in_degraded", kPcap, covered, lossy,
+                "resends other than tail probes captured from the host; exported: those inside "
+                "the agent's DEGRADED episodes");
     }
 
     const LogIndex* log_index(const std::string& rel) {
@@ -502,8 +563,21 @@ class RepValidator {
             }
         }
         if (!seen || reordered || reverse_dropped > 0) return;
-        add(t, &c, "lost_segs", kImplog, sum_of(c, "lost_segs"), dropped,
-            "data packets the links dropped or corrupted (no reordering, no ACK loss)");
+        // A mark is spurious when the data was only late: with an RTT of
+        // 100 us RACK waits a quarter of min_rtt, and a host or an engine a
+        // millisecond behind is enough (tcp-clean under load). The resend
+        // then reaches the receiver as a duplicate, which it reports with a
+        // DSACK: the marks lie between the drops and the drops plus the
+        // DSACKs the sender received.
+        double dsacks = 0;
+        if (t.tcp_info && t.tcp_info_at_close)
+            if (const auto d = t.tcp_info->find("dsack_dups"); d != t.tcp_info->end())
+                dsacks = d->second;
+        const Exported lost = sum_of(c, "lost_segs");
+        add(t, &c, "lost_segs", kImplog, lost,
+            lost.value ? nearest_in(*lost.value, dropped, dropped + dsacks) : dropped,
+            "data packets the links dropped or corrupted (no reordering, no ACK loss), up to "
+            "that plus the DSACKs the sender received (marks of data only late)");
     }
 
     void report_orphan(const AgentConn& c, bool paired) {

@@ -583,7 +583,8 @@ TEST(CaptureAnalysis, JsonHasEveryFieldOfTheFormat) {
     EXPECT_TRUE(c["mptcp"].is_null());
     for (const char* k : {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes",
                           "dup_segs", "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "paws_drops",
-                          "after_close", "fin", "fin_retrans", "rst", "rtt", "rtt_rounds"})
+                          "after_close", "fin", "fin_retrans", "resends", "rst", "rst_live", "rtt",
+                          "rtt_rounds"})
         EXPECT_TRUE(c["c2s"].contains(k)) << k;
     for (const char* k : {"samples", "mean_us", "var_us2", "min_us", "max_us"})
         EXPECT_TRUE(c["s2c"]["rtt"].contains(k)) << k;
@@ -784,6 +785,49 @@ TEST(CaptureAnalysis, NothingIsReceivedOnceTheReceiversSocketIsGone) {
         const auto& d = a.connections.at(0).s2c;
         EXPECT_EQ(d.dup_segs, 1u);
         EXPECT_EQ(d.after_close, 1u);
+    }
+}
+
+// Each resend keeps its stamp and whether it resent the tail (the highest
+// sequence sent so far), the shape of a tail loss probe.
+TEST(CaptureAnalysis, ResendsKeepTheirStampAndWhetherTheyResentTheTail) {
+    CraftedCapture cap("resends", false);
+    const uint32_t c = 7, s = 900;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + MS, s, c + 1, SYN | ACK);
+    cap.c2s(T0 + 2 * MS, c + 1, s + 1, ACK, 1000);         // A
+    cap.c2s(T0 + 2 * MS + US, c + 1001, s + 1, ACK, 1000);  // B, the tail
+    cap.c2s(T0 + 20 * MS, c + 1001, s + 1, ACK, 1000);      // B again: a probe's shape
+    cap.c2s(T0 + 30 * MS, c + 1, s + 1, ACK, 1000);         // A again: the head
+    cap.c2s(T0 + 40 * MS, c + 2001, s + 1, FIN | ACK);
+    cap.c2s(T0 + 50 * MS, c + 2001, s + 1, FIN | ACK);  // a bare FIN resent: the tail
+    const Analysis a = cap.analyse();
+    const auto& d = a.connections.at(0).c2s;
+    ASSERT_EQ(d.resends.size(), 3u);
+    EXPECT_EQ(d.resends[0].ts_ns, T0 + 20 * MS);
+    EXPECT_TRUE(d.resends[0].tail);
+    EXPECT_EQ(d.resends[1].ts_ns, T0 + 30 * MS);
+    EXPECT_FALSE(d.resends[1].tail);
+    EXPECT_EQ(d.resends[2].ts_ns, T0 + 50 * MS);
+    EXPECT_TRUE(d.resends[2].tail);
+}
+
+// A reset counts as live when its receiver still had a socket: FINs that
+// crossed but one never acknowledged leave the other end in LAST_ACK.
+TEST(CaptureAnalysis, AResetIsLiveUntilTheReceiversFinIsAcknowledged) {
+    for (const bool acked : {false, true}) {
+        CraftedCapture cap(acked ? "rst-late" : "rst-live", false);
+        const uint32_t c = 10, s = 20;
+        cap.c2s(T0, c, 0, SYN);
+        cap.s2c(T0 + MS, s, c + 1, SYN | ACK);
+        cap.s2c(T0 + 2 * MS, s + 1, c + 1, FIN | ACK, 500);  // the server's data and FIN
+        cap.c2s(T0 + 3 * MS, c + 1, s + 502, FIN | ACK);     // the client takes it, closes
+        if (acked) cap.s2c(T0 + 4 * MS, s + 502, c + 2, ACK);
+        cap.s2c(T0 + 9 * MS, s + 502, c + 1, RST | ACK);  // the server gives up
+        const Analysis a = cap.analyse();
+        const auto& k = a.connections.at(0);
+        EXPECT_EQ(k.s2c.rst, 1u);
+        EXPECT_EQ(k.s2c.rst_live, acked ? 0u : 1u) << (acked ? "acked" : "unacked");
     }
 }
 

@@ -411,6 +411,10 @@ inline RunFixture consistent_run() {
                   {"c2s", dir_stats(725 + conn, 3, 0, 0, fin, 0, 300, rtt_mean + 900, 71, rtt_mean,
                                     20000)},
                   {"s2c", dir_stats(10, 0, 1, 0, fin, rst, 0, 0)}};
+        // Its 3 resends: a tail probe while ESTABLISHED, two in its DEGRADED
+        // window (t0 + 300 ms to t0 + 500 ms).
+        a["c2s"]["resends"] = {
+            {t0 + 100 * kMs, 1}, {t0 + 350 * kMs, 0}, {t0 + 360 * kMs, 0}};
         json b = a;
         b["handshake_ns"] = 19 * kMs;
         b["c2s"] = dir_stats(722 + conn, 0, 1, 2, fin, 0, 0, 0);

@@ -24,7 +24,7 @@ TEST_F(Validate, ConsistentRunPassesEveryRow) {
           "ooo_dist_mean/pcap",       "rtt_mean_us/pcap",     "window_end_ns/pcap",
           "window_start_ns/workload", "rtt_samples/pcap",     "close/pcap",
           "lost_segs/impairment_log", "close_cause/workload", "profile_chain/workload",
-          "orphan_profiles/workload", "coverage:stalls/any"})
+          "orphan_profiles/workload", "coverage:stalls/any",   "resends_in_degraded/pcap"})
         EXPECT_TRUE(rows.count(expected)) << expected;
     EXPECT_EQ(r.truth_connections, 4);
     EXPECT_EQ(r.agent_connections, 4);
@@ -34,6 +34,26 @@ TEST_F(Validate, ConsistentRunPassesEveryRow) {
         }
     }
     EXPECT_EQ(cli_exit_code(dir.path()), 0);
+}
+
+// Every resend but a tail probe lies in a DEGRADED window, its stamp to
+// 5 us of the window's bounds.
+TEST_F(Validate, AResendOutsideDegradedThatIsNoTailProbeFails) {
+    run.capture_conn("captures/l1-a", 0)["c2s"]["resends"][0][1] = 0;
+    expect_only_failure("resends_in_degraded/pcap");
+}
+
+TEST_F(Validate, ResendStampsAreJudgedToFiveMicrosecondsOfTheWindow) {
+    auto& r = run.capture_conn("captures/l1-a", 0)["c2s"]["resends"];
+    const int64_t start = r[1][0].get<int64_t>() - 50 * kMs;  // the DEGRADED window's start
+    const int64_t end = start + 200 * kMs;
+    r = json::array({r[0], {start - 5000, 0}, {end + 5000, 0}});
+    EXPECT_TRUE(failing(judge_run()).empty()) << ::testing::PrintToString(failing(judge_run()));
+    r[1][0] = start - 5001;
+    expect_only_failure("resends_in_degraded/pcap");
+    r[1][0] = start;
+    r[2][0] = end + 5001;
+    expect_only_failure("resends_in_degraded/pcap");
 }
 
 TEST_F(Validate, BytesAckedOffByOneFailsItsRow) {
@@ -124,10 +144,25 @@ TEST_F(Validate, RttMeanBelowTheCapturesFails) {
 }
 
 TEST_F(Validate, LostSegmentsAreJudgedAgainstTheImpairmentLog) {
-    // Truth: 3 data segments dropped (the dropped pure ACK does not count).
-    profile(0, 2)["lost_segs"] = int64_t{2};  // 4: within abs 2
+    // Truth: 3 data segments dropped (the dropped pure ACK does not count),
+    // up to 4 with the one DSACK the client received.
+    profile(0, 2)["lost_segs"] = int64_t{4};  // 6: within abs 2 of 4
     EXPECT_TRUE(failing(judge_run()).empty());
-    profile(0, 2)["lost_segs"] = int64_t{4};  // 6: off by 3 > max(2, 0.75)
+    profile(0, 2)["lost_segs"] = int64_t{5};  // 7: off by 3 > max(2, 1)
+    expect_only_failure("lost_segs/impairment_log");
+}
+
+// Data only late is marked lost too, and its resend comes back as a DSACK:
+// the marks may exceed the drops by the DSACKs the sender received.
+TEST_F(Validate, LostMarksOfDataOnlyLateAreBoundedByTheDsacks) {
+    run.sides[0].truth["tcp_info"]["dsack_dups"] = 21;
+    profile(0, 2)["dsack_dups"] = std::get<int64_t>(profile(0, 2)["dsack_dups"]) + 20;
+    // The other windows hold 2 marks: 22 here make 24 = 3 drops + 21 DSACKs.
+    profile(0, 2)["lost_segs"] = int64_t{22};
+    EXPECT_TRUE(failing(judge_run()).empty()) << ::testing::PrintToString(failing(judge_run()));
+    profile(0, 2)["lost_segs"] = int64_t{28};  // 30: 6 over 24, within 25 %
+    EXPECT_TRUE(failing(judge_run()).empty());
+    profile(0, 2)["lost_segs"] = int64_t{29};  // 31: 7 over
     expect_only_failure("lost_segs/impairment_log");
 }
 
