@@ -171,6 +171,21 @@ TEST_F(Validate, WrongCloseCauseFailsItsRow) {
     expect_only_failure("close_cause/workload");
 }
 
+// The client closed after the FINs crossed, its own FIN never acknowledged,
+// and the server then reset it (tcp-loss-gemodel): the socket, still in
+// LAST_ACK, ended by a reset received, which the capture at the client's end
+// shows (rst_live) and the workload, already closed, cannot.
+TEST_F(Validate, AResetReachingASocketAfterTheApplicationClosedIsItsCause) {
+    profile(0, 2)["end_state"] = int64_t{6};
+    profile(0, 2)["close_cause"] = int64_t{3};
+    auto& in = run.capture_conn("captures/l1-a", 0)["s2c"];
+    in["rst"] = 1;
+    in["rst_live"] = 1;
+    EXPECT_TRUE(failing(judge_run()).empty()) << ::testing::PrintToString(failing(judge_run()));
+    in["rst_live"] = 0;  // a late reset to a socket gone: the FIN close stands
+    EXPECT_EQ(failing(judge_run()), (std::set<std::string>{"close_cause/workload", "close/pcap"}));
+}
+
 TEST_F(Validate, ManifestToleranceOverridesTheDefault) {
     std::get<int64_t>(profile(0, 1)["bytes_acked"]) += 5;
     std::get<int64_t>(profile(1, 2)["srtt_us"]) += 50;
