@@ -226,6 +226,21 @@ static __always_inline void mp_fill_key(const struct sock *msk, const struct soc
         fill_key(sf_sk, k);
 }
 
+/* A fallback after the handshake (explore-375: the server, handed a data
+ * segment before the MP_CAPABLE third ACK, fell back and answered without
+ * options, so the client fell back too). The kernel marks it with the msk
+ * flag MPTCP_FALLBACK_DONE, a #define whose bit changed across releases and
+ * is not in BTF; kernels with the fallback lock (6.16 on, and stable
+ * backports) also forbid new subflows then (allow_subflows, set false only
+ * by a fallback or an MP_FAIL that leads to one). Older kernels: the
+ * handshake's fallback only (mp_fell_back()). */
+static __always_inline __u8 mp_fell_back_later(const struct mptcp_sock *m)
+{
+    if (!bpf_core_field_exists(m->allow_subflows))
+        return 0;
+    return !BPF_CORE_READ(m, allow_subflows);
+}
+
 /* One event of an MPTCP connection, with struct mptcp_sock's data-level
  * counters. sf: the subflow it is about (SF_* and LOSSY_* events), or NULL. */
 static __always_inline void emit_mp(const struct sock *msk, struct fc_conn_state *st, __u8 type,
@@ -268,6 +283,8 @@ static __always_inline void emit_mp(const struct sock *msk, struct fc_conn_state
     e->snap.bytes_received = BPF_CORE_READ(m, bytes_received);
     e->snap.bytes_acked = BPF_CORE_READ(m, bytes_acked);
     e->snap.bytes_retrans = BPF_CORE_READ(m, bytes_retrans);
+    if (!st->mpc.fallback)
+        st->mpc.fallback = mp_fell_back_later(m);
     e->snap.c = st->mpc;
     /* The window's maximum restarts from the current count. */
     st->mpc.subflows_max = st->mpc.subflows;

@@ -129,7 +129,7 @@ struct fc_mptcp_conn {
     __u16 subflows;       /* established subflows now, the initial one included */
     __u16 subflows_max;   /* most established subflows since the previous event */
     __u16 lossy_subflows; /* subflows now in Recovery or Loss */
-    __u8 fallback;        /* 1: fell back to plain TCP at the handshake */
+    __u8 fallback;        /* 1: fell back to plain TCP (at the handshake or later) */
     __u8 pad;
 };
 

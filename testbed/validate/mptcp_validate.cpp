@@ -33,8 +33,11 @@ class MptcpRep {
   public:
     MptcpRep(const Manifest& m, const std::vector<MptcpTruth>& truth,
              const std::vector<const AgentConn*>& conns,
-             const std::vector<const AgentConn*>& subflows, Result& r)
-        : m_(m), truth_(truth), conns_(conns), subflows_(subflows), r_(r) {}
+             const std::vector<const AgentConn*>& subflows,
+             const std::vector<const AgentConn*>& plain, Result& r)
+        : m_(m), truth_(truth), conns_(conns), subflows_(subflows), plain_(plain), r_(r) {}
+
+    const std::vector<const AgentConn*>& claimed() const { return claimed_; }
 
     void run() {
         load_monitor();
@@ -44,6 +47,23 @@ class MptcpRep {
             if (!h) throw InputError(t.file + ": host '" + t.host + "' is not in " + m_.path);
             if (!h->agent) continue;
             const AgentConn* c = match(t, *h, used);
+            // A passive side that fell back before its MPTCP socket existed
+            // (a data segment overtook the MP_CAPABLE third ACK,
+            // subflow_syn_recv_sock()) is a plain TCP connection to the
+            // kernel, so to its agent too (explore-375).
+            if (!c && t.fallback && !t.token) {
+                if (const AgentConn* p = match_plain(t, *h)) {
+                    claimed_.push_back(p);
+                    add(t, p, "mptcp_connection", kWorkload, 1, 1,
+                        "fell back before the MPTCP socket existed: a plain TCP connection");
+                    if (t.outcome == "ok")
+                        add(t, p, "close_cause", kWorkload,
+                            static_cast<double>(10 * p->profiles.back().end_state +
+                                                p->profiles.back().close_cause),
+                            41, "value = 10*end_state + close_cause");
+                    continue;
+                }
+            }
             add(t, c, "mptcp_connection", kWorkload, c ? 1 : 0, 1,
                 c ? "" : "no MPTCP connection record with token " + std::to_string(t.token));
             if (!c) continue;
@@ -73,6 +93,8 @@ class MptcpRep {
     const std::vector<MptcpTruth>& truth_;
     const std::vector<const AgentConn*>& conns_;
     const std::vector<const AgentConn*>& subflows_;
+    const std::vector<const AgentConn*>& plain_;
+    std::vector<const AgentConn*> claimed_;  // of plain_, by a fallen-back truth
     Result& r_;
     std::map<std::string, std::vector<MptcpEvent>> monitor_;  // by host
     std::set<std::pair<std::string, std::string>> skipped_;
@@ -148,6 +170,17 @@ class MptcpRep {
                 if (p.src == t.local && p.sport == t.lport && p.dst == t.remote &&
                     p.dport == t.rport)
                     return c;
+        }
+        return nullptr;
+    }
+
+    const AgentConn* match_plain(const MptcpTruth& t, const HostInfo& h) const {
+        for (const auto* c : plain_) {
+            if (c->observation_domain != h.observation_domain) continue;
+            if (std::find(claimed_.begin(), claimed_.end(), c) != claimed_.end()) continue;
+            const auto& p = c->profiles.front();
+            if (p.src == t.local && p.sport == t.lport && p.dst == t.remote && p.dport == t.rport)
+                return c;
         }
         return nullptr;
     }
@@ -298,10 +331,15 @@ class MptcpRep {
 
 }  // namespace
 
-void validate_mptcp_rep(const Manifest& m, const std::vector<MptcpTruth>& truth,
-                        const std::vector<const AgentConn*>& connections,
-                        const std::vector<const AgentConn*>& subflows, Result& r) {
-    MptcpRep(m, truth, connections, subflows, r).run();
+std::vector<const AgentConn*> validate_mptcp_rep(const Manifest& m,
+                                                 const std::vector<MptcpTruth>& truth,
+                                                 const std::vector<const AgentConn*>& connections,
+                                                 const std::vector<const AgentConn*>& subflows,
+                                                 const std::vector<const AgentConn*>& plain,
+                                                 Result& r) {
+    MptcpRep rep(m, truth, connections, subflows, plain, r);
+    rep.run();
+    return rep.claimed();
 }
 
 }  // namespace fc::validate

@@ -14,9 +14,15 @@
 namespace fc::validate {
 
 // `subflows`: every TCP connection of the repetition's agents marked as an
-// MPTCP subflow (mptcp_subflow != 0).
-void validate_mptcp_rep(const Manifest& m, const std::vector<MptcpTruth>& truth,
-                        const std::vector<const AgentConn*>& connections,
-                        const std::vector<const AgentConn*>& subflows, Result& r);
+// MPTCP subflow (mptcp_subflow != 0). `plain`: its other TCP connections;
+// the ones an MPTCP truth claims (a passive side that fell back before its
+// MPTCP socket existed, so its agent rightly saw plain TCP) are returned,
+// for the TCP half to leave alone.
+std::vector<const AgentConn*> validate_mptcp_rep(const Manifest& m,
+                                                 const std::vector<MptcpTruth>& truth,
+                                                 const std::vector<const AgentConn*>& connections,
+                                                 const std::vector<const AgentConn*>& subflows,
+                                                 const std::vector<const AgentConn*>& plain,
+                                                 Result& r);
 
 }  // namespace fc::validate

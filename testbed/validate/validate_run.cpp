@@ -118,7 +118,10 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
                 auto lines = read_mptcp_truth((fs::path(m.dir) / f).string());
                 mp.insert(mp.end(), lines.begin(), lines.end());
             }
-            validate_mptcp_rep(m, mp, mptcp_conns, subflows, r);
+            const auto claimed = validate_mptcp_rep(m, mp, mptcp_conns, subflows, mine, r);
+            std::erase_if(mine, [&](const AgentConn* c) {
+                return std::find(claimed.begin(), claimed.end(), c) != claimed.end();
+            });
         }
         r.truth_connections += static_cast<int64_t>(truth.size());
         r.agent_connections += static_cast<int64_t>(mine.size());

@@ -275,6 +275,33 @@ TEST_F(ValidateMptcp, ConnectionRecordWithoutTruthIsAnOrphan) {
     EXPECT_EQ(failing(), std::set<std::string>{"orphan_connections/workload"});
 }
 
+// A side that fell back before its MPTCP socket existed (a data segment
+// overtook the MP_CAPABLE third ACK, explore-375) holds a plain TCP socket:
+// its agent's plain TCP connection is its record, no orphan.
+TEST_F(ValidateMptcp, FallbackBeforeTheMptcpSocketIsAPlainTcpConnection) {
+    run.truth["mptcp"] = {{"token", 0}, {"fallback", true}, {"info", nullptr},
+                          {"subflows", json::array()}};
+    run.monitor.clear();
+    run.capture["connections"] = json::array();
+    std::vector<json> plain;
+    for (const auto& r : run.rows)
+        if (r["flow_id"] == 20) {  // the initial subflow's profiles, unmarked
+            json p = r;
+            for (const char* k : {"mptcp_subflow", "mptcp_conn_id", "mptcp_token"}) p.erase(k);
+            plain.push_back(p);
+        }
+    run.rows = plain;
+    // (A run without one MPTCP record leaves the MPTCP coverage rows wanting.)
+    auto bad = failing();
+    EXPECT_FALSE(bad.count("mptcp_connection/workload"));
+    EXPECT_FALSE(bad.count("orphan_profiles/workload"));
+    // Another 4-tuple: no record, and the TCP connection is an orphan.
+    for (auto& r : run.rows) r["src_port"] = 40999;
+    bad = failing();
+    EXPECT_TRUE(bad.count("mptcp_connection/workload"));
+    EXPECT_TRUE(bad.count("orphan_profiles/workload"));
+}
+
 TEST_F(ValidateMptcp, AbsentColumnFailsItsComparisonAndCoverage) {
     for (auto& r : run.rows) r.erase("mptcp_bytes_sent");
     EXPECT_EQ(failing(), std::set<std::string>{"mptcp_bytes_sent/mptcp_full_info"});
