@@ -562,6 +562,17 @@ class RepValidator {
                     scan(in->second, false);
             }
         }
+        // The engine's log shows only its own sends' order, and packets
+        // reorder elsewhere too (explore-1211: no impairment, the engine's
+        // sends in order, yet tcpi_reord_seen 75 and 57 marks for no drop;
+        // where is not established: a sender transmits from process context
+        // and from ACK processing, on either CPU, into per-CPU backlogs). The
+        // sender's own count of the reordering it detected says so wherever
+        // it happened.
+        if (t.tcp_info && t.tcp_info_at_close)
+            if (const auto r = t.tcp_info->find("reord_seen");
+                r != t.tcp_info->end() && r->second > 0)
+                reordered = true;
         if (!seen || reordered || reverse_dropped > 0) return;
         // A mark is spurious when the data was only late: with an RTT of
         // 100 us RACK waits a quarter of min_rtt, and a host or an engine a

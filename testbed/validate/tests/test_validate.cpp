@@ -333,6 +333,25 @@ TEST_F(Validate, LostSegmentsAreNotJudgedAfterAnRto) {
         EXPECT_NE(row.kpi + "/" + row.source, "lost_segs/impairment_log");
 }
 
+// The sender saw reordering (somewhere the engine's log cannot show it, two
+// CPUs' veth backlogs say): its lost marks are not the link's drops.
+TEST_F(Validate, LostSegmentsAreNotJudgedWhenTheSenderSawReordering) {
+    const auto lost_rows = [](const validate::Result& r) {
+        int64_t n = 0;
+        for (const auto& row : r.rows)
+            if (row.kpi == "lost_segs" && row.source == "impairment_log") n += row.compared;
+        return n;
+    };
+    const int64_t before = lost_rows(judge_run());
+    ASSERT_GE(before, 1);
+    run.sides[0].truth["tcp_info"]["reord_seen"] = 3;
+    profile(0, 2)["reord_seen"] = std::get<int64_t>(profile(0, 2)["reord_seen"]) + 3;
+    profile(0, 2)["lost_segs"] = int64_t{40};
+    const auto r = judge_run();
+    EXPECT_TRUE(failing(r).empty()) << ::testing::PrintToString(failing(r));
+    EXPECT_EQ(lost_rows(r), before - 1);  // client 0 is no longer compared
+}
+
 // Before any RTT sample the kernel reports tcpi_min_rtt as ~0U and the agent
 // exports 0: that pair agrees, anything else does not.
 TEST_F(Validate, MinRttWithoutASampleIsZero) {
