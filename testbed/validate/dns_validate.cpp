@@ -255,6 +255,31 @@ class DnsRep {
         return value_of(p, k).value.value_or(NAN);
     }
 
+    // Which captured query a server log line is of. Lookups of one name may
+    // reuse a client port (explore-1221: port 39652 a second apart), and
+    // the log has no DNS id, only a second, and that second can lag the
+    // capture by one (explore-1121: logged at 517 s, captured at 518.001 s):
+    // the line goes to the query of its port, name and type sent nearest
+    // the middle of its second. Reuse within a second stays ambiguous.
+    const CaptureDnsQuery* logged_for(const std::string& host, const DnsServerQuery& s) const {
+        const auto it = captures_.find(host);
+        if (it == captures_.end()) return nullptr;
+        const CaptureDnsQuery* best = nullptr;
+        int64_t best_gap = 0;
+        for (const auto& q : it->second.queries) {
+            if (q.client != s.client || q.client_port != s.client_port ||
+                qtype_name(q.qtype) != s.qtype || lower(q.qname) != lower(s.name))
+                continue;
+            const int64_t gap =
+                s.t_s ? std::llabs(q.t_first_ns - (*s.t_s * 1'000'000'000 + 500'000'000)) : 0;
+            if (!best || gap < best_gap) {
+                best = &q;
+                best_gap = gap;
+            }
+        }
+        return best;
+    }
+
     // Queries the host's capture saw for this lookup: its name, sent while it ran.
     std::vector<const CaptureDnsQuery*> captured_for(const DnsLookupTruth& t) const {
         std::vector<const CaptureDnsQuery*> out;
@@ -468,7 +493,8 @@ class DnsRep {
             for (const auto& s : server_)
                 if (s.client == q.client && s.client_port == q.client_port && s.qtype == type &&
                     lower(s.name) == lower(q.qname))
-                    ++logged;
+                    if (const auto* o = logged_for(host, s); o && o->id == q.id)
+                        ++logged;
             Exported delivered = value_of(p, "dns_attempts");
             if (delivered.value) *delivered.value += copies_changed_on_links(p);
             add(host, workload, conn, &p, "dns_delivered", kServerLog, delivered, logged,

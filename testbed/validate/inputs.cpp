@@ -315,6 +315,10 @@ Capture read_capture(const std::string& path) {
     if (auto dns = root.find("dns")) {
         for (size_t i = 0; i < dns->size(); ++i) {
             const Field e = dns->index(i);
+            // A reply whose query the capture never saw (FORMATS.md: attempts
+            // 0; a copy that lost its query to corruption on the way, say)
+            // names no query a host sent: nothing to compare it with.
+            if (e.at("attempts").integer() == 0) continue;
             CaptureDnsQuery q;
             q.client = normalise_addr(e.at("client").str());
             q.server = normalise_addr(e.at("server").str());
@@ -419,6 +423,7 @@ std::vector<DnsServerQuery> read_dns_server_truth(const std::string& path) {
         q.client_port = f.at("client_port").integer();
         q.qtype = f.at("qtype").str();
         q.name = f.at("name").str();
+        if (auto t = f.find("t_s")) q.t_s = t->integer();
         return q;
     });
 }

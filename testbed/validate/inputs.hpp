@@ -146,6 +146,7 @@ struct DnsLookupTruth {
 struct DnsServerQuery {
     std::string client, qtype, name;
     int64_t client_port = 0;
+    std::optional<int64_t> t_s;  // the log line's second (dnsmasq logs whole seconds)
 };
 
 // One side of an MPTCP connection as the workload saw it just before close

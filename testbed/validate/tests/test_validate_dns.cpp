@@ -53,6 +53,7 @@ struct DnsRun {
     std::vector<json> lookup_rows, query_rows;  // agent profiles, mutable by tests
     std::vector<impair::LogRecord> implog;
     std::vector<json> server_log;
+    std::vector<json> capture_extra;  // raw entries appended to the captures' dns array
 
     void write(const fs::path& run) const {
         const fs::path rep = run / "dns-exp" / "rep-0";
@@ -158,6 +159,7 @@ struct DnsRun {
             j["answers"] = q.t_reply ? json(q.answers) : json(nullptr);
             cap["dns"].push_back(j);
         }
+        for (const auto& j : capture_extra) cap["dns"].push_back(j);
         // Both ends of the link saw every query: the client sent it, the
         // server received it (the link drops no whole query here).
         std::ofstream(rep / "captures" / "l1-a.json") << cap.dump();
@@ -293,7 +295,8 @@ DnsRun consistent(const std::string& client = kClient, const std::string& server
                                           {"name", q.name},
                                           {"answer", "x"},
                                           {"serial", 1},
-                                          {"t_s", 0}});
+                                          {"t_s", (q.t_first + a * 1000 * kMs + kMs) /
+                                                      1'000'000'000}});
         }
     }
     return run;
@@ -476,6 +479,46 @@ TEST_F(ValidateDns, ACopyFromBeforeTheCallBoundsNothing) {
     const auto bad = failing();
     EXPECT_FALSE(bad.count("window_start_ns/workload"));
     EXPECT_FALSE(bad.count("dns_latency_us/workload"));
+}
+
+// A reply whose query the capture never saw (its id corrupted on the way,
+// explore-1122) is documented output of the analysis, not malformed input.
+TEST_F(ValidateDns, AReplyWithoutItsQueryIsNoInputError) {
+    run.capture_extra.push_back({{"family", 4},
+                                 {"client", kClient},
+                                 {"client_port", 40000},
+                                 {"server", kServer},
+                                 {"server_port", 53},
+                                 {"id", 4242},
+                                 {"qname", "a.fc.test"},
+                                 {"qtype", 1},
+                                 {"attempts", 0},
+                                 {"replies", 1},
+                                 {"t_first_query_ns", nullptr},
+                                 {"t_last_query_ns", nullptr},
+                                 {"t_last_query_before_reply_ns", nullptr},
+                                 {"t_reply_ns", kBase + kMs},
+                                 {"query_size", nullptr},
+                                 {"reply_size", 34},
+                                 {"rcode", 0},
+                                 {"answers", 0}});
+    EXPECT_EQ(failing(), std::set<std::string>{});
+}
+
+// A later lookup of the name reused the query's client port a second on
+// (explore-1221): the server's line of that second is the later query's.
+TEST_F(ValidateDns, AServerLogLineOfAPortReusedLaterIsNotThisQuerys) {
+    json reuse = run.server_log[0];
+    reuse["t_s"] = reuse["t_s"].get<int64_t>() + 1;
+    run.server_log.push_back(reuse);
+    // No later query captured: the line is query 0's, one copy too many.
+    EXPECT_EQ(failing(), std::set<std::string>{"dns_delivered/server_log"});
+    Query later = run.queries[0];
+    later.id = 101;
+    later.t_first = later.t_last = kBase + 1000 * kMs;
+    later.t_reply = kBase + 1001 * kMs;
+    run.queries.push_back(later);  // captured, so no query profile: that row fails alone
+    EXPECT_EQ(failing(), std::set<std::string>{"query_profile/pcap"});
 }
 
 TEST_F(ValidateDns, WrongOutcomeFailsItsRow) {
