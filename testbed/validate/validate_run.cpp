@@ -35,6 +35,13 @@ std::vector<std::string> find_manifests(const std::string& run_dir) {
 
 }  // namespace
 
+namespace {
+// One repetition against its truth files; throws InputError on one unusable.
+void validate_rep(const Manifest& m, const RunPlan& plan, const std::vector<AgentConn>& agent,
+                  const std::vector<DnsProfile>& dns_agent,
+                  const std::vector<AgentConn>& mptcp_agent, Result& r);
+}  // namespace
+
 Result validate_run(const std::string& run_dir, bool require_coverage) {
     Result r;
     r.run_dir = run_dir;
@@ -75,6 +82,40 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
         mptcp_agent = read_mptcp_profiles((fs::path(run_dir) / "profiles.sqlite").string());
 
     for (const auto& m : manifests) {
+        try {
+            validate_rep(m, plan, agent, dns_agent, mptcp_agent, r);
+        } catch (const InputError& e) {
+            // One repetition's unusable file (it names the file and field)
+            // fails that experiment; it does not void the other experiments
+            // of the run (the explorer validates 300 scenarios as one run).
+            Detail d;
+            d.experiment = m.experiment;
+            d.repetition = m.repetition;
+            d.protocol = plan.experiments.at("tcp").count(m.experiment)   ? "tcp"
+                         : plan.experiments.at("dns").count(m.experiment) ? "dns"
+                                                                           : "mptcp";
+            d.kpi = "unusable_input";
+            d.source = "validator";
+            d.exported = 1;
+            d.truth = 0;
+            d.note = e.what();
+            r.details.push_back(std::move(d));
+        }
+    }
+    r.experiments = static_cast<int>(experiments.size());
+    r.repetitions = static_cast<int>(manifests.size());
+    judge(r, plan);
+    return r;
+}
+
+namespace {
+
+void validate_rep(const Manifest& m, const RunPlan& plan, const std::vector<AgentConn>& agent,
+                  const std::vector<DnsProfile>& dns_agent,
+                  const std::vector<AgentConn>& mptcp_agent, Result& r) {
+    const auto& dns_experiments = plan.experiments.at("dns");
+    const auto& mptcp_experiments = plan.experiments.at("mptcp");
+    {
         std::vector<TruthConn> truth;
         std::vector<DnsLookupTruth> dns_truth;
         std::vector<DnsServerQuery> dns_server;
@@ -127,10 +168,8 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
         r.agent_connections += static_cast<int64_t>(mine.size());
         validate_tcp_rep(m, std::move(truth), mine, r);
     }
-    r.experiments = static_cast<int>(experiments.size());
-    r.repetitions = static_cast<int>(manifests.size());
-    judge(r, plan);
-    return r;
 }
+
+}  // namespace
 
 }  // namespace fc::validate

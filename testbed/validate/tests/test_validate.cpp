@@ -199,6 +199,23 @@ TEST_F(Validate, ManifestToleranceOverridesTheDefault) {
     EXPECT_EQ(failing(judge_run()), std::set<std::string>{"srtt_us/tcp_info"});
 }
 
+// A malformed truth or capture file of one repetition fails that experiment
+// with the file and field named, and the rest of the run is still judged
+// (the explorer validates its 300 scenarios as one run).
+TEST_F(Validate, MalformedCaptureFailsItsExperimentNotTheRun) {
+    run.capture_conn("captures/l1-a", 0)["c2s"]["data_segs"] = "many";
+    const auto r = judge_run();
+    // (What the repetition compared before the file stopped it stays, half done.)
+    EXPECT_TRUE(failing(r).count("unusable_input/validator"));
+    bool named = false;
+    for (const auto& d : r.details)
+        if (d.kpi == "unusable_input")
+            named = d.note.find("connections[0].c2s.data_segs: expected a number") !=
+                    std::string::npos;
+    EXPECT_TRUE(named);
+    EXPECT_EQ(cli_exit_code(dir.path()), 1);
+}
+
 TEST_F(Validate, MalformedManifestIsUnusableInputNamingTheField) {
     run.manifest["hosts"][1].erase("observation_domain");
     run.write(dir.path());
