@@ -493,8 +493,7 @@ class DnsRep {
             for (const auto& s : server_)
                 if (s.client == q.client && s.client_port == q.client_port && s.qtype == type &&
                     lower(s.name) == lower(q.qname))
-                    if (const auto* o = logged_for(host, s); o && o->id == q.id)
-                        ++logged;
+                    if (const auto* o = logged_for(host, s); o && o->id == q.id) ++logged;
             Exported delivered = value_of(p, "dns_attempts");
             if (delivered.value) *delivered.value += copies_changed_on_links(p);
             add(host, workload, conn, &p, "dns_delivered", kServerLog, delivered, logged,

@@ -86,7 +86,7 @@ struct DirStats {
     double ooo_dist_samples = 0, ooo_dist_mean = 0;
     double fin = 0, rst = 0, fin_retrans = 0;
     std::optional<double> rst_live;  // absent in captures analysed before it existed
-    std::optional<double> packets;  // every segment, control ones included
+    std::optional<double> packets;   // every segment, control ones included
     double rtt_samples = 0, rtt_mean_us = 0;
     // The kernel's once-per-round RTT sampling, emulated from the capture
     // (absent in captures analysed before it existed).

@@ -13,6 +13,7 @@
 #include "impair/log.hpp"
 #include "validate/exported.hpp"
 #include "validate/fsm.hpp"
+#include "validate/link_drops.hpp"
 #include "validate/tcp_validate.hpp"
 
 namespace fc::validate {
@@ -59,44 +60,6 @@ bool overlaps_more(int64_t a0, int64_t a1, int64_t b0, int64_t b1, int64_t& best
         return true;
     }
     return false;
-}
-
-// Connection 4-tuple in the order the agent writes it (local first).
-std::string tuple_key(const std::string& local, int64_t lport, const std::string& remote,
-                      int64_t rport) {
-    return local + "|" + std::to_string(lport) + "|" + remote + "|" + std::to_string(rport);
-}
-
-// The impairment log reduced to what the lost_segs comparison needs: per
-// (4-tuple as sent, direction) the arrival times and the dropped data packets.
-struct LogIndex {
-    struct Packet {
-        uint64_t t_in_ns, t_out_ns;  // t_out 0 when dropped
-        uint32_t dropped_data;       // packets with payload the engine dropped
-        uint32_t dropped_any;        // packets of any kind (ACKs too) dropped
-    };
-    std::map<std::string, std::vector<Packet>> by_tuple_dir;
-};
-
-LogIndex index_log(const impair::LogFile& log) {
-    LogIndex idx;
-    for (const auto& r : log.records) {
-        if (r.proto != 6 || (r.ip_version != 4 && r.ip_version != 6)) continue;
-        const std::string key = tuple_key(addr_text(r.ip_version, r.src), r.sport,
-                                          addr_text(r.ip_version, r.dst), r.dport) +
-                                "|" + std::to_string(r.dir);
-        const bool dropped = r.action == static_cast<uint8_t>(impair::Action::dropped) ||
-                             impair::lost_to_corruption(r);
-        idx.by_tuple_dir[key].push_back({r.t_in_ns, dropped ? 0 : r.t_out_ns,
-                                         dropped && r.payload_len > 0 ? r.count : 0,
-                                         dropped ? r.count : 0});
-    }
-    // Records are written as decisions complete; order them by arrival so
-    // that a departure earlier than a predecessor's shows reordering.
-    for (auto& [k, v] : idx.by_tuple_dir)
-        std::stable_sort(v.begin(), v.end(),
-                         [](const auto& a, const auto& b) { return a.t_in_ns < b.t_in_ns; });
-    return idx;
 }
 
 class RepValidator {
@@ -332,8 +295,7 @@ class RepValidator {
 
     // The connection as captured at the host's end of an impaired link (one
     // capture point per connection), or null.
-    const CaptureConn* host_capture(const TruthConn& t, const AgentConn& c,
-                                    bool& local_is_client) {
+    const CaptureConn* host_capture(const TruthConn& t, const AgentConn& c, bool& local_is_client) {
         for (const auto& l : m_.links) {
             if (!l.impaired) continue;
             for (const char* side : {"a", "b"}) {
@@ -444,10 +406,10 @@ class RepValidator {
         // socket still there (a FIN never acknowledged); a reset after them
         // hits a connection already gone (a late duplicate, say).
         const bool live_reset = e.c2s.rst_live.value_or(0) + e.s2c.rst_live.value_or(0) > 0;
-        const double seen = live_reset                           ? 2
-                            : (e.c2s.fin > 0 && e.s2c.fin > 0)   ? 1
-                            : (e.c2s.rst + e.s2c.rst) > 0        ? 2
-                                                                 : 0;
+        const double seen = live_reset                         ? 2
+                            : (e.c2s.fin > 0 && e.s2c.fin > 0) ? 1
+                            : (e.c2s.rst + e.s2c.rst) > 0      ? 2
+                                                               : 0;
         add(t, &c, "close", kPcap,
             static_cast<double>(close_category_of_cause(c.profiles.back().close_cause)), seen,
             "1 FIN both ways, 2 reset, 0 neither");
@@ -519,49 +481,15 @@ class RepValidator {
             const auto rto = t.tcp_info->find("total_rto");
             if (rto != t.tcp_info->end() && rto->second > 0) return;
         }
-        // Every impaired link the connection crosses, in whichever direction
-        // its data goes there: a drop on any hop is a loss to the sender.
-        const std::string out_key = tuple_key(t.local, t.lport, t.remote, t.rport);
-        const std::string in_key = tuple_key(t.remote, t.rport, t.local, t.lport);
-        // The 4-tuple could recur in a later connection: keep to this one's
-        // lifetime as its agent saw it (exact, where the truth's may be coarse).
-        const int64_t from = c.profiles.front().window_start_ns,
-                      to = c.profiles.back().window_end_ns;
-        auto mine = [&](const LogIndex::Packet& p) {
-            const auto t_in = static_cast<int64_t>(p.t_in_ns);
-            return t_in >= from && t_in <= to;
-        };
-        double dropped = 0, reverse_dropped = 0;
-        bool seen = false, reordered = false;
-        auto scan = [&](const std::vector<LogIndex::Packet>& ps, bool outgoing) {
-            uint64_t last_out = 0;
-            for (const auto& p : ps) {
-                if (!mine(p)) continue;
-                if (outgoing) {
-                    seen = true;
-                    dropped += p.dropped_data;
-                } else {
-                    reverse_dropped += p.dropped_any;
-                }
-                if (p.t_out_ns) {
-                    if (p.t_out_ns < last_out) reordered = true;
-                    last_out = std::max(last_out, p.t_out_ns);
-                }
-            }
-        };
-        for (const auto& l : m_.links) {
-            if (!l.impaired || l.log.empty()) continue;
-            const LogIndex* idx = log_index(l.log);
-            if (!idx) continue;
-            for (const char* dir : {"|0", "|1"}) {
-                if (const auto out = idx->by_tuple_dir.find(out_key + dir);
-                    out != idx->by_tuple_dir.end())
-                    scan(out->second, true);
-                if (const auto in = idx->by_tuple_dir.find(in_key + dir);
-                    in != idx->by_tuple_dir.end())
-                    scan(in->second, false);
-            }
-        }
+        // Every impaired link the connection crosses; the 4-tuple could
+        // recur in a later connection: keep to this one's lifetime as its
+        // agent saw it (exact, where the truth's may be coarse).
+        std::vector<const LogIndex*> logs;
+        for (const auto& l : m_.links)
+            if (l.impaired && !l.log.empty())
+                if (const LogIndex* idx = log_index(l.log)) logs.push_back(idx);
+        LinkDrops d = drops_of(logs, t.local, t.lport, t.remote, t.rport,
+                               c.profiles.front().window_start_ns, c.profiles.back().window_end_ns);
         // The engine's log shows only its own sends' order, and packets
         // reorder elsewhere too (explore-1211: no impairment, the engine's
         // sends in order, yet tcpi_reord_seen 75 and 57 marks for no drop;
@@ -572,8 +500,8 @@ class RepValidator {
         if (t.tcp_info && t.tcp_info_at_close)
             if (const auto r = t.tcp_info->find("reord_seen");
                 r != t.tcp_info->end() && r->second > 0)
-                reordered = true;
-        if (!seen || reordered || reverse_dropped > 0) return;
+                d.reordered = true;
+        if (!d.seen || d.reordered || d.reverse_dropped > 0) return;
         // A mark is spurious when the data was only late: with an RTT of
         // 100 us RACK waits a quarter of min_rtt, and a host or an engine a
         // millisecond behind is enough (tcp-clean under load). The resend
@@ -586,7 +514,7 @@ class RepValidator {
                 dsacks = d->second;
         const Exported lost = sum_of(c, "lost_segs");
         add(t, &c, "lost_segs", kImplog, lost,
-            lost.value ? nearest_in(*lost.value, dropped, dropped + dsacks) : dropped,
+            lost.value ? nearest_in(*lost.value, d.dropped, d.dropped + dsacks) : d.dropped,
             "data packets the links dropped or corrupted (no reordering, no ACK loss), up to "
             "that plus the DSACKs the sender received (marks of data only late)");
     }

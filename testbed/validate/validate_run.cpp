@@ -93,7 +93,7 @@ Result validate_run(const std::string& run_dir, bool require_coverage) {
             d.repetition = m.repetition;
             d.protocol = plan.experiments.at("tcp").count(m.experiment)   ? "tcp"
                          : plan.experiments.at("dns").count(m.experiment) ? "dns"
-                                                                           : "mptcp";
+                                                                          : "mptcp";
             d.kpi = "unusable_input";
             d.source = "validator";
             d.exported = 1;

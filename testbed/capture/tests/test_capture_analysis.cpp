@@ -581,10 +581,10 @@ TEST(CaptureAnalysis, JsonHasEveryFieldOfTheFormat) {
         EXPECT_TRUE(c.contains(k)) << k;
     EXPECT_TRUE(c["handshake_ns"].is_null());
     EXPECT_TRUE(c["mptcp"].is_null());
-    for (const char* k : {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes",
-                          "dup_segs", "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "paws_drops",
-                          "after_close", "fin", "fin_retrans", "resends", "rst", "rst_live", "rtt",
-                          "rtt_rounds"})
+    for (const char* k :
+         {"packets", "data_segs", "data_bytes", "retrans_segs", "retrans_bytes", "dup_segs",
+          "ooo_segs", "ooo_dist_samples", "ooo_dist_mean", "paws_drops", "after_close", "fin",
+          "fin_retrans", "resends", "rst", "rst_live", "rtt", "rtt_rounds"})
         EXPECT_TRUE(c["c2s"].contains(k)) << k;
     for (const char* k : {"samples", "mean_us", "var_us2", "min_us", "max_us"})
         EXPECT_TRUE(c["s2c"]["rtt"].contains(k)) << k;
@@ -795,7 +795,7 @@ TEST(CaptureAnalysis, ResendsKeepTheirStampAndWhetherTheyResentTheTail) {
     const uint32_t c = 7, s = 900;
     cap.c2s(T0, c, 0, SYN);
     cap.s2c(T0 + MS, s, c + 1, SYN | ACK);
-    cap.c2s(T0 + 2 * MS, c + 1, s + 1, ACK, 1000);         // A
+    cap.c2s(T0 + 2 * MS, c + 1, s + 1, ACK, 1000);          // A
     cap.c2s(T0 + 2 * MS + US, c + 1001, s + 1, ACK, 1000);  // B, the tail
     cap.c2s(T0 + 20 * MS, c + 1001, s + 1, ACK, 1000);      // B again: a probe's shape
     cap.c2s(T0 + 30 * MS, c + 1, s + 1, ACK, 1000);         // A again: the head

@@ -413,8 +413,7 @@ inline RunFixture consistent_run() {
                   {"s2c", dir_stats(10, 0, 1, 0, fin, rst, 0, 0)}};
         // Its 3 resends: a tail probe while ESTABLISHED, two in its DEGRADED
         // window (t0 + 300 ms to t0 + 500 ms).
-        a["c2s"]["resends"] = {
-            {t0 + 100 * kMs, 1}, {t0 + 350 * kMs, 0}, {t0 + 360 * kMs, 0}};
+        a["c2s"]["resends"] = {{t0 + 100 * kMs, 1}, {t0 + 350 * kMs, 0}, {t0 + 360 * kMs, 0}};
         json b = a;
         b["handshake_ns"] = 19 * kMs;
         b["c2s"] = dir_stats(722 + conn, 0, 1, 2, fin, 0, 0, 0);

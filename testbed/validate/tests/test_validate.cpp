@@ -24,7 +24,7 @@ TEST_F(Validate, ConsistentRunPassesEveryRow) {
           "ooo_dist_mean/pcap",       "rtt_mean_us/pcap",     "window_end_ns/pcap",
           "window_start_ns/workload", "rtt_samples/pcap",     "close/pcap",
           "lost_segs/impairment_log", "close_cause/workload", "profile_chain/workload",
-          "orphan_profiles/workload", "coverage:stalls/any",   "resends_in_degraded/pcap"})
+          "orphan_profiles/workload", "coverage:stalls/any",  "resends_in_degraded/pcap"})
         EXPECT_TRUE(rows.count(expected)) << expected;
     EXPECT_EQ(r.truth_connections, 4);
     EXPECT_EQ(r.agent_connections, 4);
@@ -210,8 +210,8 @@ TEST_F(Validate, MalformedCaptureFailsItsExperimentNotTheRun) {
     bool named = false;
     for (const auto& d : r.details)
         if (d.kpi == "unusable_input")
-            named = d.note.find("connections[0].c2s.data_segs: expected a number") !=
-                    std::string::npos;
+            named =
+                d.note.find("connections[0].c2s.data_segs: expected a number") != std::string::npos;
     EXPECT_TRUE(named);
     EXPECT_EQ(cli_exit_code(dir.path()), 1);
 }

@@ -289,14 +289,14 @@ DnsRun consistent(const std::string& client = kClient, const std::string& server
             run.implog.push_back(
                 udp(q, static_cast<uint64_t>(q.t_first + a * 1000 * kMs), dropped, client, server));
             if (!dropped)
-                run.server_log.push_back({{"client", client},
-                                          {"client_port", q.cport},
-                                          {"qtype", q.qtype == 1 ? "A" : "AAAA"},
-                                          {"name", q.name},
-                                          {"answer", "x"},
-                                          {"serial", 1},
-                                          {"t_s", (q.t_first + a * 1000 * kMs + kMs) /
-                                                      1'000'000'000}});
+                run.server_log.push_back(
+                    {{"client", client},
+                     {"client_port", q.cport},
+                     {"qtype", q.qtype == 1 ? "A" : "AAAA"},
+                     {"name", q.name},
+                     {"answer", "x"},
+                     {"serial", 1},
+                     {"t_s", (q.t_first + a * 1000 * kMs + kMs) / 1'000'000'000}});
         }
     }
     return run;

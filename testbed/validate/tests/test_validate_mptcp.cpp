@@ -279,8 +279,8 @@ TEST_F(ValidateMptcp, ConnectionRecordWithoutTruthIsAnOrphan) {
 // overtook the MP_CAPABLE third ACK, explore-375) holds a plain TCP socket:
 // its agent's plain TCP connection is its record, no orphan.
 TEST_F(ValidateMptcp, FallbackBeforeTheMptcpSocketIsAPlainTcpConnection) {
-    run.truth["mptcp"] = {{"token", 0}, {"fallback", true}, {"info", nullptr},
-                          {"subflows", json::array()}};
+    run.truth["mptcp"] = {
+        {"token", 0}, {"fallback", true}, {"info", nullptr}, {"subflows", json::array()}};
     run.monitor.clear();
     run.capture["connections"] = json::array();
     std::vector<json> plain;
