@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <tuple>
+
+#include "capture/round_bound.hpp"
 
 namespace fc::capture {
 
@@ -46,7 +49,11 @@ struct Segment {
     uint32_t seq, ack;
     uint32_t payload;
     bool has_ts = false;  // TCP timestamps option (kind 8) present
-    uint32_t tsval = 0;
+    uint32_t tsval = 0, tsecr = 0;
+    // A SACK option (kind 5), or options not captured whole: it may have
+    // SACKed data newly. sack_top: the highest right edge of its blocks.
+    bool may_sack = false;
+    std::optional<uint32_t> sack_top;
 };
 
 struct ParsedTcp {
@@ -62,7 +69,8 @@ constexpr uint8_t kTcpOptMptcp = 30, kMpCapable = 0, kMpJoin = 1;
 uint16_t be16(const uint8_t* p);
 uint32_t be32(const uint8_t* p);
 
-// The timestamps option's TSval (RFC 7323), if the captured options hold it.
+// The timestamps option (RFC 7323) and whether a SACK option (RFC 2018) may
+// be there, from the captured options.
 void parse_timestamp_option(const uint8_t* opt, size_t len, Segment& seg) {
     for (size_t i = 0; i < len;) {
         const uint8_t kind = opt[i];
@@ -71,13 +79,22 @@ void parse_timestamp_option(const uint8_t* opt, size_t len, Segment& seg) {
             ++i;
             continue;
         }
+        seg.may_sack = true;  // until the option is read whole
         if (i + 1 >= len) return;
         const uint8_t olen = opt[i + 1];
         if (olen < 2 || i + olen > len) return;
+        seg.may_sack = kind == 5;
+        if (kind == 5) {
+            if ((olen - 2) % 8 != 0) return;  // malformed: no edge trusted
+            for (size_t b = i + 2; b + 8 <= i + olen; b += 8) {
+                const uint32_t right = be32(opt + b + 4);
+                if (!seg.sack_top || int32_t(right - *seg.sack_top) > 0) seg.sack_top = right;
+            }
+        }
         if (kind == 8 && olen == 10) {
             seg.has_ts = true;
             seg.tsval = be32(opt + i + 2);
-            return;
+            seg.tsecr = be32(opt + i + 6);
         }
         i += olen;
     }
@@ -172,6 +189,7 @@ bool parse_tcp(const uint8_t* l4, size_t cap, uint32_t l4_len, ParsedTcp& out) {
     if (doff > 20 && cap > 20) {
         const size_t olen = std::min<size_t>(cap, doff) - 20;
         parse_timestamp_option(l4 + 20, olen, out.seg);
+        if (cap < doff) out.seg.may_sack = true;  // options cut short
         if ((out.seg.flags & (kSyn | kAck)) == kSyn) parse_mptcp_option(l4 + 20, olen, out);
     }
     return true;
@@ -495,6 +513,7 @@ class Direction {
             ref_seq_ = g.seq;
         }
         track_round_space(seq, g);
+        if (g.has_ts && (!max_tsval_ || int32_t(g.tsval - *max_tsval_) > 0)) max_tsval_ = g.tsval;
         const int64_t s = seq + (syn ? 1 : 0), e = s + g.payload;
         if (g.flags & kFin) fin_seq_ = e;
         if (g.payload > 0) {
@@ -510,13 +529,14 @@ class Direction {
     }
 
     // An ACK from the other direction: RTT samples for the segments it covers.
-    void on_ack(uint32_t ack_raw, int64_t ts_ns) {
+    // A reset's ACK ends the connection; the kernel times nothing from it.
+    void on_ack(const Segment& g) {
         if (!started_) return;
-        const int64_t ack = unwrap(ack_raw);
+        const int64_t ack = unwrap(g.ack), ts_ns = g.ts_ns;
         // The receiver sends its rcv_nxt in every segment, and rcv_wup =
         // rcv_nxt whenever it sends (tcp_select_window()).
         rcv_wup_ = std::max(rcv_wup_, ack);
-        sample_round(ack, ts_ns);
+        if (!(g.flags & kRst)) sample_round(ack, g);
         while (!pending_.empty() && pending_.begin()->second.end <= ack) {
             const Pending& p = pending_.begin()->second;
             if (!p.karn) {
@@ -526,6 +546,9 @@ class Direction {
             pending_.erase(pending_.begin());
         }
     }
+
+    // The bounds on the kernel's rounds, once every segment is in.
+    void finish() { st_.rtt_round_min_sums_us = bound_.min_sums(); }
 
   private:
     bool fin_sent_ = false;
@@ -595,36 +618,88 @@ class Direction {
         }
         sent_.add(seq, e);
         snd_nxt_ = std::max(snd_nxt_, e);
+        if (syn && (g.flags & kAck) && !synack_end_) synack_end_ = e;
     }
 
     // tcp_rtt_estimator's once-per-round rule: a sample on the first
     // measurement, then only on an ACK taking snd_una past rtt_seq, after
     // which rtt_seq = snd_nxt. The sample is the ACK's time minus the first
     // transmission of the earliest newly acked segment, unless resent data
-    // was newly acked (Karn: FLAG_RETRANS_DATA_ACKED).
-    void sample_round(int64_t ack, int64_t ts_ns) {
+    // was newly acked (Karn: FLAG_RETRANS_DATA_ACKED). The greedy emulation
+    // here assumes the kernel processed each ACK as the capture saw it; the
+    // RoundBound takes every ACK advancing snd_una as a candidate, since it
+    // may have been processed later.
+    void sample_round(int64_t ack, const Segment& a) {
         if (ack <= snd_una_) return;
+        const int64_t ts_ns = a.ts_ns;
         const int64_t old_una = snd_una_;
         snd_una_ = ack;
+        const bool resent = resent_.overlaps(old_una, ack);
+        std::optional<double> us;
+        std::optional<double> lower;  // unset: the kernel cannot time this ACK
+        if (resent) lower = karn_lower_us(ack, a);
+        if (!resent) {
+            auto it = first_tx_.upper_bound(old_una);
+            if (it != first_tx_.begin() && std::prev(it)->second.first > old_una) --it;
+            // Nothing to time if the acked bytes were sent before the capture began.
+            if (it != first_tx_.end() && it->first < ack)
+                us = double(ts_ns - it->second.second) / 1e3;
+        }
+        if (synack_end_ && old_una < *synack_end_ && ack >= *synack_end_) {
+            // A passive opener's handshake round: its agent sees the socket
+            // only afterwards, so the sequences it can report start one
+            // round later (or anywhere, if the kernel could not time it).
+            if (!resent) bound_.start_after(snd_nxt_);
+        } else if (!resent) {
+            // Untimed (sent before the capture began): any sample will do.
+            bound_.add(ack, snd_nxt_, us.value_or(0.0));
+        } else if (lower) {
+            bound_.add(ack, snd_nxt_, *lower);
+        }
         if (rtt_seq_ && ack <= *rtt_seq_) {
             forget_acked();
             return;
         }
         const bool first_round = !rtt_seq_;
         rtt_seq_ = snd_nxt_;
-        if (resent_.overlaps(old_una, ack)) {
+        if (resent) {
             ++st_.rtt_rounds_skipped_retrans;
-        } else {
-            auto it = first_tx_.upper_bound(old_una);
-            if (it != first_tx_.begin() && std::prev(it)->second.first > old_una) --it;
-            // Nothing to time if the acked bytes were sent before the capture began.
-            if (it != first_tx_.end() && it->first < ack) {
-                const double us = double(ts_ns - it->second.second) / 1e3;
-                st_.rtt_rounds_us.add(us);
-                if (first_round) st_.rtt_rounds_first_us = us;
-            }
+        } else if (us) {
+            st_.rtt_rounds_us.add(*us);
+            if (first_round) st_.rtt_rounds_first_us = *us;
         }
         forget_acked();
+    }
+
+    // The kernel's sample on an ACK newly acking resent data (Karn: none
+    // from the acked data itself, tcp_ack_update_rtt()): from the first
+    // newly SACKed segment never resent, else from the echoed timestamp;
+    // unset if neither can be. Called before forget_acked(), with snd_una
+    // already at `ack`.
+    std::optional<double> karn_lower_us(int64_t ack, const Segment& a) const {
+        if (a.may_sack && !a.sack_top) return 0.0;  // options unread: anything
+        std::optional<double> lower;
+        if (a.sack_top) {
+            // A newly SACKed segment lies below the highest edge above
+            // snd_una, and was first sent no later than the segment ending
+            // there (first transmissions go in sequence order).
+            const int64_t top = unwrap(*a.sack_top);
+            if (top > ack) {
+                auto it = first_tx_.lower_bound(top);
+                if (it != first_tx_.begin()) --it;
+                lower = it != first_tx_.end() && it->first < top && it->second.first > ack
+                            ? std::max(0.0, double(a.ts_ns - it->second.second) / 1e3)
+                            : 0.0;
+            }
+        }
+        if (a.has_ts && a.tsecr != 0) {
+            // tcp_rtt_tsopt_us(): the kernel's clock now, at least the
+            // highest TSval sent before the ACK arrived, less TSecr, in 1 ms
+            // ticks (at least 1 us).
+            const double ts = max_tsval_ ? std::max(0, int32_t(*max_tsval_ - a.tsecr)) * 1000.0 : 0;
+            lower = lower ? std::min(*lower, ts) : ts;
+        }
+        return lower;
     }
 
     void forget_acked() {
@@ -680,7 +755,10 @@ class Direction {
     RangeSet sent_, resent_;
     std::map<int64_t, std::pair<int64_t, int64_t>> first_tx_;  // start -> end, first sent
     int64_t snd_una_ = 0, snd_nxt_ = 0;
-    std::optional<int64_t> rtt_seq_;  // unset until the first measurement
+    std::optional<int64_t> rtt_seq_;     // unset until the first measurement
+    std::optional<int64_t> synack_end_;  // past this direction's SYN-ACK, if it sent one
+    std::optional<uint32_t> max_tsval_;  // the highest TSval this direction sent so far
+    RoundBound bound_;
 };
 
 std::string addr_text(const Endpoint& e) {
@@ -742,9 +820,11 @@ Connection analyse_connection(const ConnBuild& b, bool keep_rtt_pairs) {
         }
         // The ACK first (the other direction's state only): an ACK of the
         // receiver's FIN may end its socket before the data it carries.
-        if (g.flags & kAck) there.on_ack(g.ack, g.ts_ns);
+        if (g.flags & kAck) there.on_ack(g);
         here.on_segment(g, here.receiver_gone(there));
     }
+    c2s.finish();
+    s2c.finish();
     if (first_syn && first_synack && *first_synack >= *first_syn)
         c.handshake_ns = *first_synack - *first_syn;
     return c;
@@ -767,6 +847,9 @@ nlohmann::ordered_json rounds_json(const DirectionStats& d) {
     j["skipped_retrans"] = d.rtt_rounds_skipped_retrans;
     j["first_us"] = d.rtt_rounds_first_us ? nlohmann::ordered_json(*d.rtt_rounds_first_us)
                                           : nlohmann::ordered_json(nullptr);
+    auto sums = nlohmann::ordered_json::array();
+    for (double s : d.rtt_round_min_sums_us) sums.push_back(std::round(s * 1000) / 1000);
+    j["min_sum_us"] = std::move(sums);
     return j;
 }
 

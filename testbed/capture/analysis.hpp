@@ -61,6 +61,12 @@ struct DirectionStats {
     // The first round's sample (the handshake's), if it was timed: a passive
     // opener's agent cannot see that one, so the validator takes it out.
     std::optional<double> rtt_rounds_first_us;
+    // The kernel processes an ACK when it gets the socket, maybe later than
+    // the capture saw it, so its rounds are any of several sequences
+    // (RoundBound): [k - 1] is the smallest sum of k samples any gives, and
+    // the size the most samples any gives. Rounds a passive opener's agent
+    // cannot see (the handshake's) are left out.
+    std::vector<double> rtt_round_min_sums_us;
 };
 
 struct Connection {

@@ -102,10 +102,11 @@ DirStats read_dir(const Field& d) {
     s.rtt_samples = rtt.at("samples").number();
     s.rtt_mean_us = opt_number(rtt, "mean_us", 0);
     if (auto r = d.find("rtt_rounds")) {
-        s.rounds_samples = r->at("samples").number();
-        if (auto m = r->find("mean_us"); m && *s.rounds_samples > 0) s.rounds_mean_us = m->number();
-        if (auto f = r->find("first_us")) s.rounds_first_us = f->number();
-        s.rounds_skipped_retrans = opt_number(*r, "skipped_retrans", 0);
+        if (auto m = r->find("min_sum_us")) {
+            s.rounds_min_sum_us.emplace();
+            for (size_t i = 0; i < m->size(); ++i)
+                s.rounds_min_sum_us->push_back(m->index(i).number());
+        }
     }
     return s;
 }

@@ -88,10 +88,10 @@ struct DirStats {
     std::optional<double> rst_live;  // absent in captures analysed before it existed
     std::optional<double> packets;   // every segment, control ones included
     double rtt_samples = 0, rtt_mean_us = 0;
-    // The kernel's once-per-round RTT sampling, emulated from the capture
-    // (absent in captures analysed before it existed).
-    std::optional<double> rounds_samples, rounds_mean_us, rounds_first_us;
-    double rounds_skipped_retrans = 0;
+    // The kernel's once-per-round RTT sampling, from the capture (absent in
+    // captures analysed before it existed). [k - 1]: the smallest sum (us) of k samples the
+    // kernel's rounds can give; the size: the most samples they can give (capture/round_bound.hpp).
+    std::optional<std::vector<double>> rounds_min_sum_us;
     // Each resend's capture stamp and whether it resent the tail (absent in
     // captures analysed before it existed).
     struct Resend {

@@ -36,13 +36,16 @@ const std::vector<ToleranceRule> kRules = {
          "containment in [SYN-ACK captured at the client's interface, connect() returned], "
          "CLOCK_REALTIME both; the agent's clock offset errs by tens of ns"),
     rule("tcp", "rtt_mean_us", "pcap", 5, 0,
-         "a lower bound: each kernel sample runs from a send stamp taken before the interface "
-         "saw the segment to an ACK processed after the interface queued it; the per-window "
-         "means are integers (under 1 us each)"),
+         "a lower bound: the smallest mean of as many rounds as the agent counted, over every "
+         "sequence of rounds the capture allows (the kernel may process an ACK after the capture "
+         "saw it); each kernel sample runs from a send stamp taken before the interface saw the "
+         "segment to an ACK processed after the interface queued it; the per-window means are "
+         "integers (under 1 us each)"),
     // --- TCP: counts the emulated receiver or the sender's heuristics may miss by one ---
-    rule("tcp", "rtt_samples", "pcap", 2, 0,
-         "the emulated once-per-round sampling and the kernel's disagree by one round at most "
-         "(a refused connect's SYN round; seen: max 1 in 12 332)"),
+    rule("tcp", "rtt_samples", "pcap", 0, 0,
+         "an upper bound, exact: no sequence of rounds is longer than the one that starts a new "
+         "round at each ACK as the capture saw it (processing an ACK later only raises "
+         "rtt_seq); no lower bound, since how late the kernel processed an ACK has no truth"),
     rule("tcp", "ooo_dist_mean", "pcap", 1500, 0.02,
          "one segment's distance (an MSS) counted differently by the emulated receiver, or one "
          "sample in 50 (seen: max 581 B at 4 kB, 1 382 B = 0.7 % at 197 kB)"),

@@ -339,41 +339,38 @@ class RepValidator {
             add(t, &c, "ooo_dist_mean", kPcap,
                 weighted_mean_of(c, "ooo_dist_mean", "ooo_dist_samples"), in.ooo_dist_mean);
         // RTT: the agent counts the kernel's RTT callback, which fires once
-        // per round trip; the capture emulates that sampling (rtt_rounds).
-        // A passive opener's first round (SYN-ACK -> ACK) happens before the
-        // agent can see the socket, so it is taken out of the truth.
-        // Each kernel sample runs from the segment's send stamp, taken
-        // before the interface (and any neighbour resolution) sees it, to
-        // the ACK's processing, a softirq after the interface queued it: it
-        // is never shorter than the capture's round, and longer by the
-        // host's own latency (0.56 ms on a busy host in tcp-bottleneck). So
-        // the capture's mean is a lower bound, not a value: an upper bound
-        // would need a truth for the host's latency, which no source gives.
-        if (out.rounds_samples && out.rounds_mean_us) {
-            double n = *out.rounds_samples, mean = *out.rounds_mean_us;
-            if (!client && out.rounds_first_us && n > 1) {
-                mean = (mean * n - *out.rounds_first_us) / (n - 1);
-                n -= 1;
-            } else if (!client && out.rounds_first_us) {
-                n = 0;
-            }
-            // Rounds whose ACK covered resent data are timed by the kernel
-            // from SACK blocks or timestamps, which the capture analysis
-            // does not reproduce: those connections' means are not judged.
-            if (n >= 3 && out.rounds_skipped_retrans == 0) {
+        // per round trip. Where a round ends depends on when the kernel
+        // processed an ACK, which the capture cannot see (an ACK waits in
+        // the socket's backlog while the application sends), so the capture
+        // gives the rounds' possible sequences (capture/round_bound.hpp):
+        // the agent's count is at most the longest, and its mean at least
+        // the smallest mean of a sequence as long as its count. Each kernel
+        // sample runs from the segment's send stamp, taken before the
+        // interface sees it, to the ACK's processing, after the interface
+        // queued it: never shorter than the capture's time, and longer by
+        // the host's own latency (0.56 ms on a busy host in tcp-bottleneck),
+        // for which no source gives a truth: so bounds, not values. A
+        // passive opener's handshake round happens before its agent sees
+        // the socket; the capture leaves it out.
+        if (out.rounds_min_sum_us && !out.rounds_min_sum_us->empty()) {
+            const auto& sums = *out.rounds_min_sum_us;
+            const Exported count = sum_of(c, "rtt_samples");
+            const double most = static_cast<double>(sums.size());
+            add(t, &c, "rtt_samples", kPcap, count,
+                count.value ? std::min(*count.value, most) : most,
+                "at most the longest sequence of rounds the capture allows: " +
+                    std::to_string(sums.size()));
+            if (count.value && *count.value >= 1) {
+                const double k = std::min(*count.value, most);
+                const double least = sums[static_cast<size_t>(k) - 1] / k;
                 const Exported agent = weighted_mean_of(c, "rtt_mean_us", "rtt_samples");
                 add(t, &c, "rtt_mean_us", kPcap, agent,
                     agent.value
-                        ? nearest_in(*agent.value, mean, std::numeric_limits<double>::infinity())
-                        : mean,
-                    "at least the capture's per-round mean");
+                        ? nearest_in(*agent.value, least, std::numeric_limits<double>::infinity())
+                        : least,
+                    "at least the smallest mean of that many rounds the capture allows: " +
+                        std::to_string(std::lround(least)) + " us");
             }
-            // Rounds whose ACK covered retransmitted data use SACK or
-            // timestamp RTTs in the kernel; the capture cannot, so counts
-            // are compared only without them.
-            if (out.rounds_skipped_retrans == 0 && n >= 1)
-                add(t, &c, "rtt_samples", kPcap, sum_of(c, "rtt_samples"), n,
-                    "rounds with an RTT sample");
         }
         // The opening window starts (SYN_SENT) before the client's interface
         // sends the SYN, and ends (ESTABLISHED) after the SYN-ACK reached it

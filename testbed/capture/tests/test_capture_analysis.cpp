@@ -430,6 +430,79 @@ TEST(CaptureAnalysis, RttRoundsSampleOncePerRoundFromTheEarliestNewlyAckedSegmen
     EXPECT_DOUBLE_EQ(j["min_us"].get<double>(), 9400.0);
     EXPECT_DOUBLE_EQ(j["max_us"].get<double>(), 10000.0);
     EXPECT_EQ(j["skipped_retrans"], 0);
+    // Every ACK advancing snd_una may start a round if the kernel processed
+    // the one before it late: candidates 10 000 (the handshake), 9 500,
+    // 9 900, 10 300 (from segment 3, sent at 11.2 ms), 9 400, 10 000. The
+    // longest sequence is the greedy one (4); the cheapest of each length:
+    // {9 400}, {9 500, 9 400}, {9 500, 9 400, 10 000}, all four greedy.
+    EXPECT_EQ(d.rtt_round_min_sums_us, (std::vector<double>{9400, 18900, 28900, 38900}));
+    EXPECT_EQ(j["min_sum_us"],
+              nlohmann::ordered_json::parse("[9400.0, 18900.0, 28900.0, 38900.0]"));
+    // The passive opener's handshake round is not in its agent's sight.
+    EXPECT_TRUE(r.rtt_round_min_sums_us.empty());
+}
+
+// SACK option (kind 5) with the given block edges, after two NOPs.
+std::vector<uint8_t> sack_option(std::vector<uint32_t> edges) {
+    std::vector<uint8_t> o{1, 1, 5, uint8_t(2 + 4 * edges.size())};
+    for (uint32_t e : edges)
+        for (int i = 0; i < 4; ++i) o.push_back(uint8_t(e >> (24 - 8 * i)));
+    return o;
+}
+
+// An ACK newly acking resent data gives the kernel no sample from that data
+// (Karn); it takes one from a newly SACKed segment, else from the echoed
+// timestamp. Each bounds the candidate from below.
+TEST(CaptureAnalysis, RttRoundBoundOnAckOfResentDataFromSackOrTimestamp) {
+    for (const bool sack : {false, true}) {
+        CraftedCapture cap(sack ? "karn-sack" : "karn-ts", false);
+        const uint32_t c = 7, s = 900;
+        cap.next_options = ts_option(1);
+        cap.c2s(T0, c, 0, SYN);
+        cap.next_options = ts_option(900, 1);
+        cap.s2c(T0 + 5 * MS, s, c + 1, SYN | ACK);  // 5 ms
+        cap.next_options = ts_option(6, 900);
+        cap.c2s(T0 + 6 * MS, c + 1, s + 1, ACK, 1200);  // A, lost
+        cap.next_options = ts_option(6, 900);
+        cap.c2s(T0 + 6 * MS + 50 * US, c + 1201, s + 1, ACK, 800);  // B
+        cap.next_options = ts_option(20, 900);
+        cap.c2s(T0 + 20 * MS, c + 2001, s + 1, ACK, 1000);  // C, lost
+        cap.next_options = ts_option(21, 900);
+        cap.c2s(T0 + 21 * MS, c + 3001, s + 1, ACK, 1000);  // D
+        cap.next_options = ts_option(30, 900);
+        cap.c2s(T0 + 30 * MS, c + 1, s + 1, ACK, 1200);  // A again
+        // Acks A and B, echoing B's TSval (6): 30 - 6 ticks at least.
+        cap.next_options = ts_option(935, 6);
+        if (sack) {
+            // D newly SACKed: sent at 21 ms, so 14 ms at least.
+            const auto blk = sack_option({c + 3001, c + 4001});
+            cap.next_options.insert(cap.next_options.end(), blk.begin(), blk.end());
+        }
+        cap.s2c(T0 + 35 * MS, s + 1, c + 2001, ACK);
+        const Analysis a = cap.analyse();
+        ASSERT_EQ(a.connections.size(), 1u);
+        const double karn = sack ? 14000 : 24000;
+        EXPECT_EQ(a.connections[0].c2s.rtt_round_min_sums_us,
+                  (std::vector<double>{std::min(5000.0, karn), 5000 + karn}))
+            << (sack ? "sack" : "timestamp");
+    }
+}
+
+// Without timestamps or SACK blocks the kernel cannot time such an ACK, so
+// it never ends a round; a reset's ACK never does either.
+TEST(CaptureAnalysis, RttRoundBoundSkipsUntimeableAcksAndResets) {
+    CraftedCapture cap("karn-none", false);
+    const uint32_t c = 7, s = 900;
+    cap.c2s(T0, c, 0, SYN);
+    cap.s2c(T0 + 5 * MS, s, c + 1, SYN | ACK);          // 5 ms
+    cap.c2s(T0 + 6 * MS, c + 1, s + 1, ACK, 1200);      // lost
+    cap.c2s(T0 + 30 * MS, c + 1, s + 1, ACK, 1200);     // resent
+    cap.s2c(T0 + 35 * MS, s + 1, c + 1201, ACK);        // Karn, nothing else: no sample
+    cap.c2s(T0 + 36 * MS, c + 1201, s + 1, ACK, 1000);  // sent once
+    cap.s2c(T0 + 40 * MS, s + 1, c + 2201, RST | ACK);  // a reset: not timed
+    const Analysis a = cap.analyse();
+    ASSERT_EQ(a.connections.size(), 1u);
+    EXPECT_EQ(a.connections[0].c2s.rtt_round_min_sums_us, (std::vector<double>{5000}));
 }
 
 TEST(CaptureAnalysis, RttRoundWhoseAckCoversResentDataIsSkipped) {
@@ -477,6 +550,11 @@ TEST(CaptureAnalysis, RttRoundsSkipTheHandshakeWhenSynOrSynAckWasResent) {
     EXPECT_EQ(k.s2c.rtt_rounds_skipped_retrans, 1u);
     EXPECT_EQ(k.s2c.rtt_rounds_us.samples, 1u);
     EXPECT_DOUBLE_EQ(k.s2c.rtt_rounds_us.mean, 4000.0);
+    // The kernel may time the ambiguous handshake from neither data nor
+    // (absent) SACK blocks and timestamps: the client's one round is 3 ms.
+    // The server's resent SYN-ACK leaves its first round open to its agent.
+    EXPECT_EQ(k.c2s.rtt_round_min_sums_us, (std::vector<double>{3000}));
+    EXPECT_EQ(k.s2c.rtt_round_min_sums_us, (std::vector<double>{4000}));
 }
 
 TEST(CaptureAnalysis, Ipv6WithExtensionHeader) {

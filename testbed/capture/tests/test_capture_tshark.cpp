@@ -396,6 +396,15 @@ TEST(CaptureVsTshark, ImpairedTransferAgreesWithEngineLogAndTshark) {
     EXPECT_GE(rounds["samples"].get<uint64_t>(), 1u);
     EXPECT_LE(rounds["samples"].get<uint64_t>(), rtt["samples"].get<uint64_t>());
     EXPECT_GE(rounds["mean_us"].get<double>(), 10000.0);
+    // The rounds processed as captured are one possible sequence (the
+    // client's, c2s, includes its handshake round): none of as many rounds
+    // is cheaper than the cheapest, and none is longer than the longest.
+    const auto& sums = rounds["min_sum_us"];
+    const auto n = rounds["samples"].get<size_t>();
+    ASSERT_GE(sums.size(), n);
+    if (rounds["skipped_retrans"].get<uint64_t>() == 0) {
+        EXPECT_LE(sums[n - 1].get<double>() / double(n), rounds["mean_us"].get<double>() + 1e-3);
+    }
 }
 
 TEST(CaptureVsTshark, CaptureFailsClearlyOnAMissingNamespaceOrInterface) {

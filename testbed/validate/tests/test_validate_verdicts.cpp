@@ -47,7 +47,7 @@ const Pinned kPinned[] = {
     {"tcp", "ooo_segs_in", "pcap", 2, 0},
     {"tcp", "ooo_dist_mean", "pcap", 1500, 0.02},
     {"tcp", "rtt_mean_us", "pcap", 5, 0},
-    {"tcp", "rtt_samples", "pcap", 2, 0},
+    {"tcp", "rtt_samples", "pcap", 0, 0},
     {"tcp", "window_end_ns", "pcap", 5'000, 0},
     {"tcp", "window_start_ns", "pcap", 5'000, 0},
     {"tcp", "lost_segs", "impairment_log", 2, 0.25},
@@ -198,19 +198,28 @@ TEST_F(ValidateVerdicts, WindowEndAtItsToleranceEndToEnd) {
     EXPECT_TRUE(failing(judge_run()).empty()) << ::testing::PrintToString(failing(judge_run()));
 }
 
-// The RTT mean against the emulated per-round samples: 500 us.
-TEST_F(ValidateVerdicts, RttMeanAtItsToleranceEndToEnd) {
+// The RTT mean against the cheapest sequence of as many rounds as the agent
+// counted (71), and the count against the longest sequence.
+TEST_F(ValidateVerdicts, RttMeanAndCountAtTheirBoundsEndToEnd) {
     const double exported = (1 * 20000.0 + 50 * 21000.0 + 20 * 22000.0) / 71;
-    auto set_truth = [&](double capture_mean) {
-        run.capture_conn("captures/l1-a", 0)["c2s"]["rtt_rounds"]["mean_us"] = capture_mean;
+    auto set_truth = [&](double least_mean, int longest) {
+        auto& sums = run.capture_conn("captures/l1-a", 0)["c2s"]["rtt_rounds"]["min_sum_us"];
+        sums = nlohmann::json::array();
+        for (int k = 1; k <= longest; ++k) sums.push_back(least_mean * k);
     };
     // A busy host: its kernel's samples 3 ms longer than the wire's rounds.
-    set_truth(exported - 3000);
+    set_truth(exported - 3000, 71);
     EXPECT_TRUE(failing(judge_run()).empty()) << ::testing::PrintToString(failing(judge_run()));
-    set_truth(exported + 5);
+    set_truth(exported + 5, 71);
     EXPECT_TRUE(failing(judge_run()).empty()) << ::testing::PrintToString(failing(judge_run()));
-    set_truth(exported + 5.01);  // shorter than the capture's rounds
+    set_truth(exported + 5.01, 71);  // shorter than any 71 rounds the capture allows
     expect_only_failure("rtt_mean_us/pcap");
+    // Fewer rounds than the agent counted: impossible, whatever the mean.
+    set_truth(exported - 3000, 70);
+    expect_only_failure("rtt_samples/pcap");
+    // More possible rounds than the kernel timed: an ACK it processed late.
+    set_truth(exported, 90);
+    EXPECT_TRUE(failing(judge_run()).empty()) << ::testing::PrintToString(failing(judge_run()));
 }
 
 // A KPI column the agent stopped exporting fails where it was due, and its
