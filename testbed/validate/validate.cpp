@@ -2,6 +2,8 @@
 // the comparisons of the TCP KPI table. See FORMATS.md, "Validation output".
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -434,17 +436,43 @@ class RepValidator {
             in_episode = degraded;
         }
         double lossy = 0, covered = 0;
+        std::string outside;  // where the first few uncovered ones fell, for the failing row
+        int shown = 0;
         for (const auto& r : resends) {
             if (r.tail) continue;
             ++lossy;
-            covered += std::any_of(episodes.begin(), episodes.end(), [&](const auto& ep) {
+            const bool in = std::any_of(episodes.begin(), episodes.end(), [&](const auto& ep) {
                 return r.ts_ns >= ep.first - kSlack && r.ts_ns <= ep.second + kSlack;
             });
+            covered += in;
+            if (!in && shown++ < 3) outside += "; " + place_of(r.ts_ns, c, episodes);
         }
         if (lossy > 0)
             add(t, &c, "resends_in_degraded", kPcap, covered, lossy,
                 "resends other than tail probes captured from the host; exported: those inside "
-                "the agent's DEGRADED episodes");
+                "the agent's DEGRADED episodes" +
+                    (outside.empty() ? std::string() : "; outside" + outside));
+    }
+
+    // Where a resend outside every DEGRADED episode fell: the window holding
+    // it (state) and its distance to the nearest episode, in microseconds.
+    static std::string place_of(int64_t ts, const AgentConn& c,
+                                const std::vector<std::pair<int64_t, int64_t>>& episodes) {
+        std::string where = "outside every window";
+        for (const auto& p : c.profiles)
+            if (ts >= p.window_start_ns && ts <= p.window_end_ns)
+                where = "in a window from state " + std::to_string(p.start_state) + " to " +
+                        std::to_string(p.end_state) + " (profile " + std::to_string(p.profile_seq) +
+                        ")";
+        std::optional<int64_t> nearest;
+        for (const auto& [from, to] : episodes) {
+            const int64_t d = ts < from ? ts - from : ts - to;
+            if (!nearest || std::llabs(d) < std::llabs(*nearest)) nearest = d;
+        }
+        char buf[64] = "no episode";
+        if (nearest)
+            std::snprintf(buf, sizeof buf, "%+.1f us from the nearest episode", *nearest / 1e3);
+        return std::to_string(ts) + " " + where + ", " + buf;
     }
 
     const LogIndex* log_index(const std::string& rel) {

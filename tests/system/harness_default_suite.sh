@@ -17,7 +17,7 @@ cd "$SRC"
 start=$(date +%s)
 if ! "$FC" run --results "$tmp" --run-id suite >"$tmp/run.log" 2>&1; then
   tail -30 "$tmp/run.log"
-  "$SRC/tests/system/print_failures.sh" "$tmp/suite"
+  "$SRC/tests/system/print_failures.sh" "$tmp/suite" "$(dirname "$FC")/failed-runs"
   fail "flowcorder run failed"
 fi
 echo "suite ran in $(( $(date +%s) - start )) s"

@@ -13,7 +13,7 @@ files=("$SRC"/experiments/regressions/*.toml)
 [ ${#files[@]} -gt 0 ] || fail "no experiments/regressions/*.toml (the test should not be registered)"
 if ! "$FC" run --results "$tmp" --run-id regressions "${files[@]}" >"$tmp/run.log" 2>&1; then
   tail -30 "$tmp/run.log"
-  "$SRC/tests/system/print_failures.sh" "$tmp/regressions"
+  "$SRC/tests/system/print_failures.sh" "$tmp/regressions" "$(dirname "$FC")/failed-runs"
   fail "a regression experiment fails again"
 fi
 v="$tmp/regressions/validation.csv"
