@@ -129,6 +129,15 @@ void write_outputs(const Result& result, const OutputOptions& options = {});
 // The human summary: one line per row, verdicts coloured when `color`.
 std::string summary_table(const Result& result, bool color);
 
+// `flowcorder validate` end to end: judge, write the outputs, print the
+// summary (stdout) or why the input was unusable (stderr). Returns the exit
+// code: 0 every verdict passes, 1 one fails, 2 unusable input or output.
+struct CommandOptions {
+    bool report = true;
+    bool require_coverage = false;
+};
+int run_command(const std::string& run_dir, const CommandOptions& options);
+
 // The truth for a value the truth sources bound to [lo, hi] (an event seen
 // between two others): the value itself when it lies there, else the bound
 // it crossed. Not std::clamp: when the truths disagree (hi < lo, connect()

@@ -1,7 +1,10 @@
 // validate_run(): reads a run directory (the manifests, the collector's
 // database, the truth files), runs each repetition through the TCP, DNS and
 // MPTCP validators, then judges every comparison (verdict.cpp).
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -171,5 +174,34 @@ void validate_rep(const Manifest& m, const RunPlan& plan, const std::vector<Agen
 }
 
 }  // namespace
+
+int run_command(const std::string& run_dir, const CommandOptions& options) {
+    Result result;
+    try {
+        result = validate_run(run_dir, options.require_coverage);
+    } catch (const InputError& e) {
+        std::fprintf(stderr, "flowcorder validate: %s\n", e.what());
+        return 2;
+    }
+    try {
+        OutputOptions o;
+        o.report = options.report;
+        write_outputs(result, o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "flowcorder validate: %s\n", e.what());
+        return 2;
+    }
+    std::fputs(summary_table(result, isatty(STDOUT_FILENO)).c_str(), stdout);
+    if (!result.not_covered.empty()) {
+        std::string kpis;
+        for (const auto& k : result.not_covered) kpis += " " + k;
+        std::printf(
+            "not compared in this run (they need a condition; fine for a single "
+            "experiment):%s\n",
+            kpis.c_str());
+    }
+    std::printf("%s: %s\n", result.all_pass() ? "pass" : "fail", run_dir.c_str());
+    return result.all_pass() ? 0 : 1;
+}
 
 }  // namespace fc::validate

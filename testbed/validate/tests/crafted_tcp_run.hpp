@@ -9,7 +9,6 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
-#include <CLI/CLI.hpp>
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -22,10 +21,6 @@
 
 #include "impair/log.hpp"
 #include "validate/validate.hpp"
-
-namespace fc::cli {
-void add_validate_command(CLI::App& app);
-}
 
 namespace fc::validate::test {
 
@@ -453,15 +448,9 @@ inline std::set<std::string> failing(const validate::Result& r) {
     return out;
 }
 
+// flowcorder validate's exit code on the run, without the report.
 inline int cli_exit_code(const fs::path& run) {
-    CLI::App app;
-    fc::cli::add_validate_command(app);
-    try {
-        app.parse(std::vector<std::string>{"--no-report", run.string(), "validate"});
-    } catch (const CLI::RuntimeError& e) {
-        return e.get_exit_code();
-    }
-    return 0;
+    return validate::run_command(run.string(), {.report = false});
 }
 
 class Validate : public ::testing::Test {

@@ -9,6 +9,7 @@
 
 #include "capture/analysis.hpp"
 #include "capture/capture.hpp"
+#include "commands.hpp"
 
 namespace fc::cli {
 namespace {
