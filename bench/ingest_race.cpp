@@ -67,7 +67,7 @@ void check_stop() {
     if (g_stop) throw Interrupted();
 }
 
-// The collector asks for an 8 MiB SO_RCVBUF (agent/collector/collector.cpp);
+// The collector asks for an 8 MiB SO_RCVBUF (collector/collector.cpp);
 // nfcapd gets the same request through -B. The kernel doubles both.
 constexpr int kCollectorRcvbuf = 8 << 20;
 
