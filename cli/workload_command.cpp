@@ -12,7 +12,7 @@
 #include "workload/dns_client.hpp"
 #include "workload/dns_servfail.hpp"
 #include "workload/server.hpp"
-#include "workload/units.hpp"
+#include "common/units.hpp"
 
 namespace fc::cli {
 namespace {
@@ -26,7 +26,7 @@ namespace {
 const CLI::Validator kSize(
     [](std::string& s) {
         try {
-            workload::parse_size(s);
+            common::parse_size(s);
             return std::string();
         } catch (const std::invalid_argument& e) {
             return std::string(e.what());
@@ -36,7 +36,7 @@ const CLI::Validator kSize(
 const CLI::Validator kDuration(
     [](std::string& s) {
         try {
-            workload::parse_duration(s);
+            common::parse_duration(s);
             return std::string();
         } catch (const std::invalid_argument& e) {
             return std::string(e.what());
@@ -96,7 +96,7 @@ void add_serve(CLI::App* parent) {
         o.truth_path = t->truth;
         o.host = t->host;
         o.workload = t->workload;
-        o.idle_timeout = workload::parse_duration(t->idle_timeout);
+        o.idle_timeout = common::parse_duration(t->idle_timeout);
         o.congestion = t->congestion;
         int rc = 0;
         try {
@@ -173,15 +173,15 @@ void add_client(CLI::App* parent) {
         o.connect = workload::parse_endpoint(t->connect);
         o.type = *workload::type_from_string(t->type);
         o.direction = *workload::direction_from_string(t->direction);
-        o.bytes = workload::parse_size(t->bytes);
-        o.request = workload::parse_size(t->request);
-        o.response = workload::parse_size(t->response);
+        o.bytes = common::parse_size(t->bytes);
+        o.request = common::parse_size(t->request);
+        o.response = common::parse_size(t->response);
         o.requests = t->requests;
         o.connections = t->connections;
         o.concurrency = t->concurrency;
-        o.user_timeout = workload::parse_duration(t->user_timeout);
-        o.connect_timeout = workload::parse_duration(t->connect_timeout);
-        o.idle_timeout = workload::parse_duration(t->idle_timeout);
+        o.user_timeout = common::parse_duration(t->user_timeout);
+        o.connect_timeout = common::parse_duration(t->connect_timeout);
+        o.idle_timeout = common::parse_duration(t->idle_timeout);
         if (o.user_timeout.count() <= 0) fail("--user-timeout must be positive", 2);
         if (o.connect_timeout.count() <= 0) fail("--connect-timeout must be positive", 2);
         if (o.idle_timeout.count() <= 0) fail("--idle-timeout must be positive", 2);
@@ -242,7 +242,7 @@ void add_dns_client(CLI::App* parent) {
         o.servfail = t->servfail;
         o.lookups = t->lookups;
         o.family = *workload::dns::family_from_string(t->family);
-        o.interval = workload::parse_duration(t->interval);
+        o.interval = common::parse_duration(t->interval);
         o.expect = t->expect;
         o.server = t->server;
         o.resolv_conf = t->resolv_conf;

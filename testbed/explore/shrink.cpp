@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/units.hpp"
 #include "experiment.hpp"
 #include "toml_text.hpp"
 
@@ -313,7 +314,7 @@ int64_t size_value(const toml::node* n) {
     if (n->is_integer()) return *n->value<int64_t>();
     try {
         if (n->is_string())
-            return static_cast<int64_t>(harness::parse_size(*n->value<std::string>()));
+            return static_cast<int64_t>(common::parse_size(*n->value<std::string>()));
     } catch (const std::exception&) {
     }
     return -1;

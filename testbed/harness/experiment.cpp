@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/units.hpp"
 #include "impair/spec.hpp"
 #include "workload/dns_zone.hpp"
 
@@ -92,7 +93,7 @@ class Fields {
         if (n->is_integer() && *n->value<int64_t>() >= 0) return *n->value<int64_t>();
         if (n->is_string()) {
             try {
-                return parse_size(*n->value<std::string>());
+                return common::parse_size(*n->value<std::string>());
             } catch (const std::exception& e) {
                 fail(key, e.what());
             }
@@ -107,7 +108,7 @@ class Fields {
             return static_cast<int64_t>(std::llround(*n->value<double>() * 1e9));
         if (n->is_string()) {
             try {
-                return parse_duration_ns(*n->value<std::string>());
+                return common::parse_duration(*n->value<std::string>()).count();
             } catch (const std::exception& e) {
                 fail(key, e.what());
             }
@@ -426,35 +427,6 @@ const char* workload_type_name(WorkloadType t) {
             return "dns";
     }
     return "?";
-}
-
-uint64_t parse_size(const std::string& s) {
-    static const std::regex re(R"(\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]?)(i?)[bB]?\s*)");
-    std::smatch m;
-    if (!std::regex_match(s, m, re))
-        throw std::invalid_argument("'" + s + "' is not a size (e.g. 100, 64KiB, 4MB, 1GB)");
-    double v = std::stod(m[1]);
-    const double base = m[3].length() ? 1024.0 : 1000.0;
-    const char unit = m[2].length() ? static_cast<char>(std::tolower(m[2].str()[0])) : 0;
-    if (unit == 'k') v *= base;
-    if (unit == 'm') v *= base * base;
-    if (unit == 'g') v *= base * base * base;
-    return static_cast<uint64_t>(std::llround(v));
-}
-
-int64_t parse_duration_ns(const std::string& s) {
-    static const std::regex re(R"(\s*([0-9]+(?:\.[0-9]+)?)\s*(ns|us|ms|s|m|min)?\s*)");
-    std::smatch m;
-    if (!std::regex_match(s, m, re))
-        throw std::invalid_argument("'" + s + "' is not a duration (e.g. 2s, 150ms, 500us)");
-    const double v = std::stod(m[1]);
-    const std::string u = m[2];
-    double mult = 1e9;
-    if (u == "ns") mult = 1;
-    if (u == "us") mult = 1e3;
-    if (u == "ms") mult = 1e6;
-    if (u == "m" || u == "min") mult = 60e9;
-    return static_cast<int64_t>(std::llround(v * mult));
 }
 
 const Node* Experiment::node(const std::string& n) const {

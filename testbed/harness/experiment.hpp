@@ -144,9 +144,4 @@ struct Experiment {
 Experiment parse_experiment_file(const std::string& path);
 Experiment parse_experiment_text(const std::string& text, const std::string& path_for_errors);
 
-// "4MB" = 4*10^6, "64KiB" = 65536, "100" = 100 bytes.
-uint64_t parse_size(const std::string& s);
-// "2s", "150ms", "1.5s" (tc syntax; bare numbers are seconds here).
-int64_t parse_duration_ns(const std::string& s);
-
 }  // namespace fc::harness

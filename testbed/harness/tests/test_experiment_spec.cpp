@@ -144,18 +144,6 @@ TEST(ExperimentSpec, ValidFileParsesIntoWhatItSays) {
     EXPECT_DOUBLE_EQ(x.tolerances.at("lost_segs/impairment_log").share, 0.9);
 }
 
-TEST(ExperimentSpec, SizesAndDurations) {
-    EXPECT_EQ(parse_size("100"), 100u);
-    EXPECT_EQ(parse_size("64KiB"), 65536u);
-    EXPECT_EQ(parse_size("4MB"), 4000000u);
-    EXPECT_EQ(parse_size("1.5k"), 1500u);
-    EXPECT_THROW(parse_size("lots"), std::invalid_argument);
-    EXPECT_EQ(parse_duration_ns("150ms"), 150'000'000);
-    EXPECT_EQ(parse_duration_ns("2"), 2'000'000'000);
-    EXPECT_EQ(parse_duration_ns("250us"), 250'000);
-    EXPECT_THROW(parse_duration_ns("soon"), std::invalid_argument);
-}
-
 struct BadCase {
     const char* from;
     const char* to;

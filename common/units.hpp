@@ -1,13 +1,15 @@
-// Parsing of the workload's command-line quantities: sizes ("1MB", "64KiB",
-// "100") and durations ("5s", "250ms", "3"). Errors throw std::invalid_argument
-// with a message that quotes the text, so the CLI can prefix the option name.
+// Sizes ("1MB", "64KiB", "100") and durations ("5s", "250ms", "3"), the one
+// parser behind experiment files and command lines. Errors throw
+// std::invalid_argument with a message that starts with the quoted text
+// ("'four' is not a size: ..."), so callers can prefix the file, line and
+// field or the option name.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string_view>
 
-namespace fc::workload {
+namespace fc::common {
 
 // Bytes. Suffixes (case-insensitive): B, K/KB = 10^3, M/MB = 10^6, G/GB = 10^9,
 // T/TB = 10^12, KiB/MiB/GiB/TiB = powers of 1024. No suffix = bytes.
@@ -17,4 +19,4 @@ uint64_t parse_size(std::string_view text);
 // ("1.5s"); negative values are rejected.
 std::chrono::nanoseconds parse_duration(std::string_view text);
 
-}  // namespace fc::workload
+}  // namespace fc::common

@@ -1,4 +1,4 @@
-#include "workload/units.hpp"
+#include "common/units.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-namespace fc::workload {
+namespace fc::common {
 namespace {
 
 std::string lower(std::string_view s) {
@@ -17,7 +17,7 @@ std::string lower(std::string_view s) {
 
 // Splits "12.5MiB" into 12.5 and "mib"; rejects empty, negative or junk numbers.
 std::pair<double, std::string> split_number(std::string_view text, const char* what) {
-    const std::string quoted = "invalid " + std::string(what) + " '" + std::string(text) + "'";
+    const std::string quoted = "'" + std::string(text) + "' is not a " + what;
     size_t i = 0;
     while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
         ++i;
@@ -57,14 +57,14 @@ uint64_t parse_size(std::string_view text) {
     else if (unit == "tib")
         scale = 1024.0 * 1024 * 1024 * 1024;
     else
-        throw std::invalid_argument("invalid size '" + std::string(text) + "': unknown unit '" +
-                                    unit + "' (use B, KB, MB, GB, KiB, MiB, GiB)");
+        throw std::invalid_argument("'" + std::string(text) + "' is not a size: unknown unit '" +
+                                    unit + "' (e.g. 100, 64KiB, 4MB, 1GB)");
     const double bytes = value * scale;
     if (bytes != std::floor(bytes))
-        throw std::invalid_argument("invalid size '" + std::string(text) +
-                                    "': not a whole number of bytes");
+        throw std::invalid_argument("'" + std::string(text) +
+                                    "' is not a size: not a whole number of bytes");
     if (bytes >= 18446744073709551616.0)
-        throw std::invalid_argument("invalid size '" + std::string(text) + "': too large");
+        throw std::invalid_argument("'" + std::string(text) + "' is not a size: too large");
     return static_cast<uint64_t>(bytes);
 }
 
@@ -82,12 +82,13 @@ std::chrono::nanoseconds parse_duration(std::string_view text) {
     else if (unit == "m" || unit == "min")
         ns_per_unit = 60e9;
     else
-        throw std::invalid_argument("invalid duration '" + std::string(text) + "': unknown unit '" +
-                                    unit + "' (use ns, us, ms, s, m)");
+        throw std::invalid_argument("'" + std::string(text) +
+                                    "' is not a duration: unknown unit '" + unit +
+                                    "' (e.g. 2s, 150ms, 500us)");
     const double ns = value * ns_per_unit;
     if (ns > 1e18)
-        throw std::invalid_argument("invalid duration '" + std::string(text) + "': too large");
+        throw std::invalid_argument("'" + std::string(text) + "' is not a duration: too large");
     return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(ns)));
 }
 
-}  // namespace fc::workload
+}  // namespace fc::common
