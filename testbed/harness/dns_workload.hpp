@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "experiment.hpp"
-#include "process.hpp"
+#include "common/process.hpp"
 
 namespace fc::harness {
+
+using common::Child;  // common/process.hpp
 
 // Where one dns workload's server files go: <rep>/dns/<workload>/.
 struct DnsPaths {

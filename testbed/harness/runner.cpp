@@ -33,7 +33,7 @@
 #include "impair/runner.hpp"
 #include "impair/sys.hpp"
 #include "mptcp_monitor.hpp"
-#include "process.hpp"
+#include "common/process.hpp"
 #include "readiness.hpp"
 #include "store_check.hpp"
 #include "topology.hpp"

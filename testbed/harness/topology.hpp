@@ -11,9 +11,11 @@
 #include <vector>
 
 #include "experiment.hpp"
-#include "process.hpp"
+#include "common/process.hpp"
 
 namespace fc::harness {
+
+using common::Child;  // common/process.hpp
 
 // Names of what a run creates: everything starts with "fc-tb-" so that
 // `flowcorder clean` can find a crashed run's leftovers.

@@ -21,50 +21,6 @@
 
 namespace fc::impair {
 
-CmdResult run_cmd(const std::vector<std::string>& argv) {
-    CmdResult res;
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0) return res;
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return res;
-    }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        execvp(args[0], args.data());
-        _exit(127);
-    }
-    close(pipefd[1]);
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(pipefd[0], buf, sizeof buf)) > 0) res.output.append(buf, size_t(n));
-    close(pipefd[0]);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    res.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    while (!res.output.empty() && res.output.back() == '\n') res.output.pop_back();
-    return res;
-}
-
-void must_run(const std::vector<std::string>& argv) {
-    const auto r = run_cmd(argv);
-    if (r.status != 0) {
-        std::string cmd;
-        for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-        throw std::runtime_error("'" + cmd + "' failed: " + r.output);
-    }
-}
-
 bool netns_exists(const std::string& name) {
     return name.find('/') == std::string::npos &&
            access(("/var/run/netns/" + name).c_str(), F_OK) == 0;

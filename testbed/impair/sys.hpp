@@ -1,4 +1,4 @@
-// Small system helpers for the link: running iproute2, sockets inside a named
+// Small system helpers for the link: sockets inside a named
 // network namespace, turning offloads off (SIOCETHTOOL), device counters.
 #pragma once
 
@@ -6,16 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "common/process.hpp"
+
 namespace fc::impair {
 
-struct CmdResult {
-    int status = -1;     // exit code, or -1 if it could not run
-    std::string output;  // stdout + stderr
-};
-// Runs argv[0] from PATH with an empty signal mask; waits for it.
-CmdResult run_cmd(const std::vector<std::string>& argv);
-// Same, throwing std::runtime_error with the command and its output on failure.
-void must_run(const std::vector<std::string>& argv);
+// Commands run to their end: common/process.hpp.
+using common::CmdResult;
+using common::must_run;
+using common::run_cmd;
 
 bool netns_exists(const std::string& name);  // /var/run/netns/NAME
 // An AF_INET datagram socket living in the named namespace (for ioctls).

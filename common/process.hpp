@@ -1,7 +1,9 @@
-// Child processes of a run (agents, collector, links, captures, workloads):
-// each is its own process group, dies with the harness (PR_SET_PDEATHSIG),
-// writes stdout+stderr to a log file, and is stopped (signal, grace period,
+// Child processes, the one place that forks and execs them.
+// Child: a long-lived one (agents, collector, links, captures, workloads):
+// its own process group, dies with its parent (PR_SET_PDEATHSIG), writes
+// stdout+stderr to a log file, and is stopped (signal, grace period,
 // SIGKILL) when its owner goes out of scope.
+// run_cmd / must_run: a short command run to its end, output in memory.
 #pragma once
 
 #include <sys/types.h>
@@ -14,7 +16,16 @@
 #include <thread>
 #include <vector>
 
-namespace fc::harness {
+namespace fc::common {
+
+struct CmdResult {
+    int status = -1;     // exit code, or -1 if it could not run or a signal ended it
+    std::string output;  // stdout + stderr, trailing newlines removed
+};
+// Runs argv[0] from PATH with an empty signal mask; waits for it.
+CmdResult run_cmd(const std::vector<std::string>& argv);
+// Same, throwing std::runtime_error with the command and its output on failure.
+void must_run(const std::vector<std::string>& argv);
 
 class Child {
   public:
@@ -54,4 +65,4 @@ class Child {
     int log_fd_ = -1;
 };
 
-}  // namespace fc::harness
+}  // namespace fc::common
