@@ -7,19 +7,16 @@
 #include <optional>
 
 #include "commands.hpp"
-#include "core/clock.hpp"
 #include "core/sink.hpp"
-#include "dns/dns_probes.hpp"
-#include "dns/dns_profiler.hpp"
+#include "daemon/agent.hpp"
 #include "ipfix/exporter.hpp"
-#include "mptcp/mptcp_profiler.hpp"
 #include "tcp/tcp_probes.hpp"
-#include "tcp/tcp_profiler.hpp"
 
 namespace fc::cli {
 
 namespace {
 
+// Set by SIGINT/SIGTERM; the agent's loop stops on it.
 std::atomic<bool> g_stop{false};
 
 void on_signal(int) { g_stop = true; }
@@ -33,7 +30,7 @@ void install_stop_handlers() {
     sigaction(SIGTERM, &sa, nullptr);
 }
 
-struct AgentOptions {
+struct CommandOptions {
     std::string collector;
     bool stdout_json = false;
     std::string netns;
@@ -62,53 +59,7 @@ class ExporterSink final : public ProfileSink {
     ipfix::Exporter& exporter_;
 };
 
-class CountingSink final : public ProfileSink {
-  public:
-    explicit CountingSink(ProfileSink& next) : next_(next) {}
-    void emit(const ipfix::Record& r) override {
-        ++count;
-        next_.emit(r);
-    }
-    uint64_t count = 0;
-
-  private:
-    ProfileSink& next_;
-};
-
-ipfix::Record stats_record(const tcp::ProbeStats& ps, uint64_t profiles, uint64_t dropped,
-                           uint64_t desyncs) {
-    using ipfix::FieldKey;
-    ipfix::Record r;
-    r.tmpl = ipfix::TemplateKey::AGENT_STATS;
-    r.set(FieldKey::STATS_TIME_NS, WallClock::now_ns());
-    r.set(FieldKey::STAT_EVENTS, ps.get(FC_STAT_EVENTS));
-    r.set(FieldKey::STAT_EVENTS_LOST, ps.get(FC_STAT_EVENTS_LOST));
-    r.set(FieldKey::STAT_TABLE_FULL, ps.get(FC_STAT_TABLE_FULL));
-    r.set(FieldKey::STAT_PROFILES, profiles);
-    r.set(FieldKey::STAT_PROFILES_DROPPED, dropped);
-    r.set(FieldKey::STAT_DESYNC, desyncs);
-    return r;
-}
-
-void print_stats(const tcp::ProbeStats& ps, uint64_t profiles, const ipfix::ExporterStats* es,
-                 size_t tracked) {
-    std::fprintf(stderr,
-                 "flowcorder agent: %zu open connections, %llu profiles, kernel events %llu "
-                 "(lost %llu), table full %llu, untracked closes %llu",
-                 tracked, static_cast<unsigned long long>(profiles),
-                 static_cast<unsigned long long>(ps.get(FC_STAT_EVENTS)),
-                 static_cast<unsigned long long>(ps.get(FC_STAT_EVENTS_LOST)),
-                 static_cast<unsigned long long>(ps.get(FC_STAT_TABLE_FULL)),
-                 static_cast<unsigned long long>(ps.get(FC_STAT_NOT_TRACKED)));
-    if (es)
-        std::fprintf(stderr, ", exported %llu, dropped %llu, send errors %llu",
-                     static_cast<unsigned long long>(es->records_sent),
-                     static_cast<unsigned long long>(es->records_dropped),
-                     static_cast<unsigned long long>(es->send_errors));
-    std::fprintf(stderr, "\n");
-}
-
-int run_agent(const AgentOptions& o) {
+int run_agent(const CommandOptions& o) {
     if (o.collector.empty() && !o.stdout_json) {
         std::fprintf(stderr, "flowcorder agent: give --collector URL, --stdout, or both\n");
         return 2;
@@ -129,125 +80,25 @@ int run_agent(const AgentOptions& o) {
         tee.add(exporter_sink.get());
     }
     if (o.stdout_json) tee.add(&json);
-    CountingSink counted(tee);
 
-    tcp::ProbeOptions popts;
-    popts.netns_inode = o.netns.empty() ? 0 : tcp::resolve_netns_inode(o.netns);
-    popts.max_connections = o.max_connections;
-    popts.ooo_distance = !o.no_ooo_distance;
-    popts.naive_per_segment = o.naive;
-    popts.cgroup_path = o.cgroup;
-    popts.mptcp = o.mptcp;
+    daemon::AgentOptions a;
+    a.netns_inode = o.netns.empty() ? 0 : tcp::resolve_netns_inode(o.netns);
+    a.netns_label = o.netns;
+    a.exporting_to = o.collector.empty() ? "stdout" : o.collector;
+    a.max_connections = o.max_connections;
+    a.ooo_distance = !o.no_ooo_distance;
+    a.naive_per_segment = o.naive;
+    a.cgroup_path = o.cgroup;
+    a.mptcp = o.mptcp;
+    a.dns = o.dns;
+    a.dns_profile.hash_names = o.dns_names == "hash";
+    a.dns_profile.hash_key = o.dns_hash_key;
+    a.libc_path = o.libc;
+    a.stats_interval_s = o.stats_interval_s;
+    a.duration_s = o.duration_s;
+    daemon::Agent agent(a, tee, exporter.get(), o.quiet ? nullptr : stderr);
+    const daemon::AgentEnd end = agent.run(g_stop);
 
-    WallClock clock;
-    tcp::TcpProfiler profiler(clock, counted);
-    mptcp::MptcpProfiler mptcp_profiler(clock, counted);
-    tcp::TcpProbes probes(
-        popts, [&](const fc_tcp_event& e) { profiler.on_event(e); },
-        [&](const fc_mptcp_event& e) { mptcp_profiler.on_event(e); });
-    if (!o.quiet)
-        std::fprintf(
-            stderr,
-            "flowcorder agent: TCP probes attached (sockops on %s; RTT %s; duplicate detection "
-            "%s; out-of-order distance %s); watching %s; exporting to %s\n",
-            probes.capabilities().cgroup_path.c_str(),
-            probes.capabilities().rtt_samples ? "per sample" : "srtt per ACK (kernel < 6.10)",
-            probes.capabilities().duplicate_detection ? "on" : "OFF (kernel < 6.11)",
-            popts.ooo_distance ? "on" : "off",
-            o.netns.empty() ? "every network namespace" : ("netns " + o.netns).c_str(),
-            o.collector.empty() ? "stdout" : o.collector.c_str());
-    if (!o.quiet && o.mptcp)
-        std::fprintf(stderr,
-                     "flowcorder agent: MPTCP connections tracked (inet_sock_set_state on the "
-                     "MPTCP socket; subflows marked on their TCP profiles)\n");
-
-    std::unique_ptr<dns::DnsProfiler> dns_profiler;
-    std::unique_ptr<dns::DnsProbes> dns_probes;
-    if (o.dns) {
-        dns::DnsOptions dopts;
-        dopts.hash_names = o.dns_names == "hash";
-        dopts.hash_key = o.dns_hash_key;
-        dns_profiler = std::make_unique<dns::DnsProfiler>(clock, counted, dopts);
-        dns::DnsProbeOptions dp;
-        dp.netns_inode = popts.netns_inode;
-        dp.cgroup_path = o.cgroup;
-        dp.libc_path = o.libc;
-        dns_probes = std::make_unique<dns::DnsProbes>(
-            dp, [&](const fc_dns_lookup_event& e) { dns_profiler->on_lookup(e); },
-            [&](const fc_dns_packet_event& e) { dns_profiler->on_packet(e); });
-        if (!o.quiet)
-            std::fprintf(stderr,
-                         "flowcorder agent: DNS probes attached (uprobes on getaddrinfo in %s; "
-                         "UDP/53 on cgroup %s); names exported %s\n",
-                         dns_probes->libc_path().c_str(), dns_probes->cgroup_path().c_str(),
-                         dopts.hash_names ? "as keyed hashes only" : "in clear");
-    }
-
-    const uint64_t start = WallClock::mono_now_ns();
-    uint64_t last_sweep = start, last_stats = start;
-    const auto secs = [](double s) { return static_cast<uint64_t>(s * 1e9); };
-    auto export_stats = [&] {
-        const tcp::ProbeStats ps = probes.stats();
-        std::optional<ipfix::ExporterStats> es;
-        if (exporter) {
-            es = exporter->stats();
-            exporter->submit(stats_record(ps, counted.count, es->records_dropped,
-                                          profiler.desyncs() + mptcp_profiler.counters().desyncs));
-        }
-        if (!o.quiet) print_stats(ps, counted.count, es ? &*es : nullptr, profiler.tracked());
-        if (!o.quiet && o.mptcp) {
-            const auto& mc = mptcp_profiler.counters();
-            std::fprintf(stderr,
-                         "flowcorder agent: MPTCP: %zu open connections, %llu opened (%llu fell "
-                         "back to TCP), %llu subflows joined, %llu subflows closed, %llu "
-                         "subflows of untracked connections\n",
-                         mptcp_profiler.tracked(), static_cast<unsigned long long>(mc.connections),
-                         static_cast<unsigned long long>(mc.fallbacks),
-                         static_cast<unsigned long long>(mc.joins),
-                         static_cast<unsigned long long>(mc.subflow_closes),
-                         static_cast<unsigned long long>(ps.get(FC_STAT_MP_NOT_TRACKED)));
-        }
-        if (!o.quiet && dns_probes) {
-            const auto ds = dns_probes->stats();
-            const auto& dc = dns_profiler->counters();
-            std::fprintf(stderr,
-                         "flowcorder agent: DNS: %llu lookups, %llu queries (%llu answered, %zu "
-                         "waiting), %llu unmatched replies, %llu unparsable messages, %llu "
-                         "events lost\n",
-                         static_cast<unsigned long long>(dc.lookups),
-                         static_cast<unsigned long long>(dc.queries),
-                         static_cast<unsigned long long>(dc.replies), dns_profiler->open_queries(),
-                         static_cast<unsigned long long>(dc.unmatched_replies),
-                         static_cast<unsigned long long>(dc.malformed),
-                         static_cast<unsigned long long>(ds.get(FC_DNS_STAT_EVENTS_LOST)));
-        }
-    };
-
-    while (!g_stop) {
-        probes.poll(dns_probes ? 20 : 100);
-        if (dns_probes) dns_probes->poll();
-        const uint64_t now = WallClock::mono_now_ns();
-        if (now - last_sweep >= secs(2)) {
-            profiler.sweep([&](uint64_t sk) { return probes.kernel_tracks(sk); });
-            mptcp_profiler.sweep([&](uint64_t sk) { return probes.kernel_tracks(sk); });
-            if (dns_profiler) dns_profiler->sweep(now);
-            last_sweep = now;
-        }
-        if (o.stats_interval_s > 0 && now - last_stats >= secs(o.stats_interval_s)) {
-            export_stats();
-            last_stats = now;
-        }
-        if (exporter) exporter->tick();
-        if (o.duration_s > 0 && now - start >= secs(o.duration_s)) break;
-    }
-
-    probes.poll(0);
-    if (dns_probes) dns_probes->poll();
-    const size_t open = profiler.tracked() + mptcp_profiler.tracked();
-    profiler.finish_all();  // open connections: DESYNC, flowEndReason "forced end"
-    mptcp_profiler.finish_all();
-    if (dns_profiler) dns_profiler->finish_all();
-    export_stats();
     // Nothing leaves silently: every record is on the wire, or the exit
     // line says how many were not (the harness compares it with the store).
     if (exporter) {
@@ -261,16 +112,17 @@ int run_agent(const AgentOptions& o) {
                                                      es.records_dropped));
         if (!drained) return 1;
     }
-    if (!o.quiet && open > 0)
-        std::fprintf(
-            stderr, "flowcorder agent: %zu connections still open at exit ended as DESYNC\n", open);
+    if (!o.quiet && end.open_at_exit > 0)
+        std::fprintf(stderr,
+                     "flowcorder agent: %zu connections still open at exit ended as DESYNC\n",
+                     end.open_at_exit);
     return 0;
 }
 
 }  // namespace
 
 void add_agent_command(CLI::App& app) {
-    auto o = std::make_shared<AgentOptions>();
+    auto o = std::make_shared<CommandOptions>();
     CLI::App* sub = app.add_subcommand(
         "agent",
         "Watch TCP connections (and with --dns, name resolution; with --mptcp, MPTCP "

@@ -3,28 +3,13 @@
 namespace fc::test {
 
 AgentThread::AgentThread(uint32_t netns_inode, bool dns, bool mptcp) {
-    tcp::ProbeOptions opts;
-    opts.netns_inode = netns_inode;
-    opts.mptcp = mptcp;
-    probes_ = std::make_unique<tcp::TcpProbes>(
-        opts, [this](const fc_tcp_event& e) { profiler_.on_event(e); },
-        [this](const fc_mptcp_event& e) { mptcp_profiler_.on_event(e); });
-    if (dns) {
-        dns_profiler_ = std::make_unique<dns::DnsProfiler>(clock_, sink_);
-        dns::DnsProbeOptions d;
-        d.netns_inode = netns_inode;
-        dns_probes_ = std::make_unique<dns::DnsProbes>(
-            d, [this](const fc_dns_lookup_event& e) { dns_profiler_->on_lookup(e); },
-            [this](const fc_dns_packet_event& e) { dns_profiler_->on_packet(e); });
-    }
-    thread_ = std::thread([this] {
-        while (!stop_) {
-            probes_->poll(20);
-            if (dns_probes_) dns_probes_->poll();
-        }
-        probes_->poll(0);
-        if (dns_probes_) dns_probes_->poll();
-    });
+    daemon::AgentOptions o;
+    o.netns_inode = netns_inode;
+    o.dns = dns;
+    o.mptcp = mptcp;
+    o.stats_interval_s = 0;
+    agent_ = std::make_unique<daemon::Agent>(o, sink_, nullptr, nullptr);
+    thread_ = std::thread([this] { agent_->run(stop_); });
 }
 
 AgentThread::~AgentThread() {

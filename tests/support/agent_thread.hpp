@@ -1,21 +1,17 @@
-// The real probes and TCP profiler running in a background thread of the
+// The shipped agent (daemon::Agent) running in a background thread of the
 // test process, collecting profiles in memory.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-#include "core/clock.hpp"
 #include "core/sink.hpp"
-#include "dns/dns_probes.hpp"
-#include "dns/dns_profiler.hpp"
-#include "mptcp/mptcp_profiler.hpp"
-#include "tcp/tcp_probes.hpp"
-#include "tcp/tcp_profiler.hpp"
+#include "daemon/agent.hpp"
 
 namespace fc::test {
 
@@ -24,6 +20,7 @@ class AgentThread {
     // dns: also the DNS probes and profiler (agent --dns); mptcp: MPTCP
     // connections and subflow marking (agent --mptcp).
     explicit AgentThread(uint32_t netns_inode = 0, bool dns = false, bool mptcp = false);
+    // Stops the agent, which ends what is still open as DESYNC, as it does.
     ~AgentThread();
 
     using Filter = std::function<bool(const ipfix::Record&)>;
@@ -32,7 +29,7 @@ class AgentThread {
     bool wait_for(const Filter& f,
                   const std::function<bool(const std::vector<ipfix::Record>&)>& pred,
                   std::chrono::milliseconds timeout) const;
-    tcp::ProbeStats probe_stats() const { return probes_->stats(); }
+    tcp::ProbeStats probe_stats() const { return agent_->probe_stats(); }
 
   private:
     class LockedSink : public ProfileSink {
@@ -45,13 +42,8 @@ class AgentThread {
         std::vector<ipfix::Record> records;
     };
 
-    WallClock clock_;
     LockedSink sink_;
-    tcp::TcpProfiler profiler_{clock_, sink_};
-    mptcp::MptcpProfiler mptcp_profiler_{clock_, sink_};
-    std::unique_ptr<tcp::TcpProbes> probes_;
-    std::unique_ptr<dns::DnsProfiler> dns_profiler_;
-    std::unique_ptr<dns::DnsProbes> dns_probes_;
+    std::unique_ptr<daemon::Agent> agent_;
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
