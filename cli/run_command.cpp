@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "repeat.hpp"
+#include "leftovers.hpp"
 #include "runner.hpp"
 #include "shard.hpp"
 
@@ -74,9 +75,13 @@ void add_run_command(CLI::App& app) {
         "Remove what a crashed or interrupted run or test left behind: Flowcorder processes, "
         "fc-* network namespaces (with their veths, bridges and rules), /etc/netns/fc-*");
     auto quiet = std::make_shared<bool>(false);
+    auto tests = std::make_shared<bool>(false);
     clean->add_flag("-q,--quiet", *quiet, "Say nothing");
-    clean->callback([quiet] {
-        const int n = harness::clean_leftovers(!*quiet);
+    clean->add_flag("--tests", *tests,
+                    "Also kill the project's test and bench binaries (make clean-leftovers; "
+                    "not from inside a test)");
+    clean->callback([quiet, tests] {
+        const int n = harness::clean_leftovers(!*quiet, *tests);
         if (!*quiet) std::printf("flowcorder clean: removed %d item(s)\n", n);
     });
 }

@@ -1,7 +1,6 @@
 #include "runner.hpp"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -32,6 +31,7 @@
 #include "http_workload.hpp"
 #include "impair/runner.hpp"
 #include "impair/sys.hpp"
+#include "leftovers.hpp"
 #include "mptcp_monitor.hpp"
 #include "common/process.hpp"
 #include "readiness.hpp"
@@ -1093,58 +1093,6 @@ class Repetition {
     int64_t deadline_ns_ = 0;
 };
 
-// Command lines of the other `flowcorder <word>` processes.
-std::vector<std::pair<pid_t, std::vector<std::string>>> flowcorder_processes() {
-    std::vector<std::pair<pid_t, std::vector<std::string>>> out;
-    DIR* d = opendir("/proc");
-    while (dirent* e = d ? readdir(d) : nullptr) {
-        const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-        if (pid <= 0 || pid == getpid()) continue;
-        std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline");
-        std::string cmd((std::istreambuf_iterator<char>(f)), {});
-        std::vector<std::string> args;
-        for (size_t pos = 0; pos < cmd.size();) {
-            const size_t end = cmd.find('\0', pos);
-            args.push_back(cmd.substr(pos, end - pos));
-            if (end == std::string::npos) break;
-            pos = end + 1;
-        }
-        if (args.size() >= 2 && fs::path(args[0]).filename() == "flowcorder")
-            out.emplace_back(pid, std::move(args));
-    }
-    if (d) closedir(d);
-    return out;
-}
-
-std::vector<std::pair<pid_t, std::vector<std::string>>> ip_monitor_processes() {
-    std::vector<std::pair<pid_t, std::vector<std::string>>> out;
-    DIR* d = opendir("/proc");
-    while (dirent* e = d ? readdir(d) : nullptr) {
-        const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-        if (pid <= 0) continue;
-        std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline");
-        std::string cmd((std::istreambuf_iterator<char>(f)), {});
-        std::vector<std::string> args;
-        for (size_t pos = 0; pos < cmd.size();) {
-            const size_t end = cmd.find('\0', pos);
-            args.push_back(cmd.substr(pos, end - pos));
-            if (end == std::string::npos) break;
-            pos = end + 1;
-        }
-        if (args.size() == 5 && fs::path(args[0]).filename() == "ip" && args[1] == "-n" &&
-            args[2].rfind(kNetnsPrefix, 0) == 0 && args[3] == "mptcp" && args[4] == "monitor")
-            out.emplace_back(pid, std::move(args));
-    }
-    if (d) closedir(d);
-    return out;
-}
-
-pid_t other_run() {
-    for (const auto& [pid, args] : flowcorder_processes())
-        if (args[1] == "run" || args[1] == "explore") return pid;
-    return 0;
-}
-
 int run_child_inherit(const std::vector<std::string>& argv) {
     const pid_t pid = fork();
     if (pid == 0) {
@@ -1314,51 +1262,6 @@ int run_experiments(const RunOptions& o) {
     std::printf("\nrun directory: %s (%s)\n", run_dir.c_str(),
                 status == 0 ? "all verdicts pass" : "FAILED");
     return status;
-}
-
-int clean_leftovers(bool verbose) {
-    int removed = 0;
-    // Our own processes first: their BPF links, links and captures die with them.
-    static const char* kWords[] = {"agent",    "collect", "link",   "capture",
-                                   "workload", "run",     "explore"};
-    for (int round = 0; round < 2; ++round) {
-        for (const auto& [pid, args] : flowcorder_processes()) {
-            if (pid == getppid()) continue;
-            if (std::find(std::begin(kWords), std::end(kWords), args[1]) == std::end(kWords))
-                continue;
-            if (verbose && round == 0)
-                std::printf("killing %d (flowcorder %s)\n", pid, args[1].c_str());
-            ::kill(pid, round ? SIGKILL : SIGTERM);
-            removed += round == 0;
-        }
-        if (round == 0) std::this_thread::sleep_for(300ms);
-    }
-    // `ip -n fc-... mptcp monitor` of a crashed run (MptcpMonitor).
-    for (const auto& [pid, args] : ip_monitor_processes()) {
-        if (verbose) std::printf("killing %d (ip -n %s mptcp monitor)\n", pid, args[2].c_str());
-        ::kill(pid, SIGKILL);
-        ++removed;
-    }
-    DIR* d = opendir("/var/run/netns");
-    std::vector<std::string> names;
-    while (dirent* e = d ? readdir(d) : nullptr)
-        if (std::string(e->d_name).rfind("fc-", 0) == 0) names.push_back(e->d_name);
-    if (d) closedir(d);
-    for (const auto& n : names) {
-        if (verbose) std::printf("deleting network namespace %s\n", n.c_str());
-        delete_netns(n);
-        ++removed;
-    }
-    std::error_code ec;
-    if (fs::is_directory("/etc/netns", ec))
-        for (const auto& e : fs::directory_iterator("/etc/netns", ec))
-            if (e.path().filename().string().rfind("fc-", 0) == 0) {
-                fs::remove_all(e.path(), ec);
-                ++removed;
-            }
-    for (const auto& e : fs::directory_iterator("/tmp", ec))
-        if (e.path().filename().string().rfind("fc-tb-", 0) == 0) fs::remove(e.path(), ec);
-    return removed;
 }
 
 }  // namespace fc::harness

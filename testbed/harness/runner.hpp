@@ -32,8 +32,4 @@ std::vector<std::string> default_suite(const std::string& source_dir);
 // interrupted.
 int run_experiments(const RunOptions& o);
 
-// `flowcorder clean`: kills Flowcorder child processes, deletes fc-*
-// namespaces and their /etc/netns entries. Returns how many things it removed.
-int clean_leftovers(bool verbose);
-
 }  // namespace fc::harness
