@@ -1,7 +1,10 @@
 // The IPFIX information-element registry, compiled from fields.def and
-// templates.def. Exporter, collector, SQLite schema and docs all read this.
+// templates.def. Exporter, collector, SQLite schema, validator and docs all
+// read this. Header-only (target fc_registry): the validator reads the
+// schema without linking any agent code.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -133,6 +136,30 @@ constexpr bool template_has(const TemplateDef& t, const FieldDef& f) {
 }
 
 // Fields of a template, in registry order (which is also the wire order).
-std::vector<const FieldDef*> template_fields(TemplateKey t);
+inline std::vector<const FieldDef*> template_fields(TemplateKey t) {
+    std::vector<const FieldDef*> out;
+    const TemplateDef& td = templ(t);
+    for (const FieldDef& f : kFields)
+        if (template_has(td, f)) out.push_back(&f);
+    return out;
+}
+
+// Ids of the templates whose scope has one of `bits` (S_TCP: 256, 257).
+inline std::vector<uint16_t> template_ids(uint32_t bits) {
+    std::vector<uint16_t> ids;
+    for (const TemplateDef& t : kTemplates)
+        if (t.scope & bits) ids.push_back(t.id);
+    return ids;
+}
+
+// Columns of the fields with one of the scope bits `bits`, each once, in
+// registry order (readers of the store, which is keyed by column name).
+inline std::vector<std::string_view> scope_columns(uint32_t bits) {
+    std::vector<std::string_view> cols;
+    for (const FieldDef& f : kFields)
+        if ((f.scope & bits) && std::find(cols.begin(), cols.end(), f.column) == cols.end())
+            cols.push_back(f.column);
+    return cols;
+}
 
 }  // namespace fc::ipfix

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ipfix/registry.hpp"
 #include "validate/validate.hpp"
 
 namespace fc::validate {
@@ -178,7 +179,7 @@ struct MptcpEvent {
     int64_t token = 0;
 };
 
-// A DNS profile (templates 260 lookup, 261/262 query): one row each.
+// A DNS profile (the lookup template or a query template): one row each.
 struct DnsProfile {
     int64_t observation_domain = 0, flow_id = 0, template_id = 0;
     std::string src, dst, name;
@@ -187,7 +188,7 @@ struct DnsProfile {
     int64_t start_state = 0, end_state = 0, close_cause = 0;
     std::map<std::string, double> kpi;  // the dns_* columns
     std::set<std::string> null_kpis;    // dns_* columns present but NULL in this row
-    bool is_lookup() const { return template_id == 260; }
+    bool is_lookup() const { return template_id == ipfix::templ(ipfix::TemplateKey::DNS_LOOKUP).id; }
 };
 
 // `::ffff:a.b.c.d` -> `a.b.c.d`; IPv6 in inet_ntop's canonical form.

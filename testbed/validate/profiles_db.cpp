@@ -6,7 +6,11 @@
 #include <filesystem>
 #include <memory>
 #include <set>
+#include <string>
+#include <string_view>
+#include <vector>
 
+#include "ipfix/registry.hpp"
 #include "validate/inputs.hpp"
 
 namespace fc::validate {
@@ -19,18 +23,25 @@ struct DbCloser {
     void operator()(sqlite3* db) const { sqlite3_close(db); }
 };
 
-// Columns that identify a profile; everything else numeric is a KPI.
+// Columns that identify a profile (the validator's choice of what it needs).
 const std::set<std::string> kIdentityColumns = {
     "observation_domain", "flow_id",     "profile_seq", "src_addr",   "dst_addr",
     "src_port",           "dst_port",    "protocol",    "role",       "window_start_ns",
     "window_end_ns",      "start_state", "end_state",   "close_cause"};
-const std::set<std::string> kKpiColumns = {
-    "bytes_acked",   "bytes_received", "bytes_sent",    "bytes_retrans", "segs_out",
-    "segs_in",       "data_segs_out",  "data_segs_in",  "retrans_segs",  "syn_retrans",
-    "lost_segs",     "rtt_samples",    "dup_segs_in",   "ooo_segs_in",   "ooo_dist_samples",
-    "rto_stalls",    "dsack_dups",     "reord_seen",    "rtt_mean_us",   "rtt_var_us2",
-    "ooo_dist_mean", "srtt_us",        "rttvar_us",     "min_rtt_us",    "lost_out_end",
-    "close_errno",   "mptcp_subflow",  "mptcp_conn_id", "mptcp_token"};
+// The KPIs of TCP profiles and of MPTCP connection records, from the field
+// registry, and the errno every profile may carry.
+std::set<std::string> columns_of(uint32_t scope) {
+    std::set<std::string> out;
+    for (std::string_view c : ipfix::scope_columns(scope)) out.emplace(c);
+    out.emplace(ipfix::field(ipfix::FieldKey::CLOSE_ERRNO).column);
+    return out;
+}
+const std::set<std::string> kTcpKpis = columns_of(ipfix::S_TCP);
+const std::set<std::string> kMptcpKpis = columns_of(ipfix::S_TCP | ipfix::S_MPTCP);
+
+bool has_id(const std::vector<uint16_t>& ids, int64_t id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
 
 }  // namespace
 
@@ -86,10 +97,12 @@ std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) 
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         auto i64 = [&](const char* name) { return sqlite3_column_int64(st, col.at(name)); };
-        // TCP connections (templates 256, 257) or MPTCP connections (263,
-        // 264): DNS profiles have a reader of their own.
-        const int64_t tid = col.count("template_id") ? i64("template_id") : (mptcp ? 0 : 256);
-        if (mptcp ? (tid != 263 && tid != 264) : (tid != 256 && tid != 257)) continue;
+        // TCP connections or MPTCP connections, by template: DNS profiles
+        // have a reader of their own.
+        static const std::vector<uint16_t> kTcp = ipfix::template_ids(ipfix::S_TCP),
+                                           kMptcp = ipfix::template_ids(ipfix::S_MPTCP);
+        const int64_t tid = col.count("template_id") ? i64("template_id") : (mptcp ? 0 : kTcp[0]);
+        if (!has_id(mptcp ? kMptcp : kTcp, tid)) continue;
         auto text = [&](const char* name) {
             const auto* s = sqlite3_column_text(st, col.at(name));
             return normalise_addr(s ? reinterpret_cast<const char*>(s) : "");
@@ -110,7 +123,7 @@ std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) 
         p.end_state = i64("end_state");
         p.close_cause = i64("close_cause");
         for (const auto& [name, idx] : col)
-            if (kKpiColumns.count(name) || (mptcp && name.rfind("mptcp_", 0) == 0)) {
+            if ((mptcp ? kMptcpKpis : kTcpKpis).count(name)) {
                 if (sqlite3_column_type(st, idx) == SQLITE_NULL)
                     p.null_kpis.insert(name);
                 else
@@ -136,8 +149,10 @@ std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) 
 }  // namespace
 
 std::vector<DnsProfile> read_dns_profiles(const std::string& sqlite_path) {
+    std::string ids;
+    for (uint16_t id : ipfix::template_ids(ipfix::S_DNS)) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
     ProfileQuery q =
-        query_profiles(sqlite_path, "SELECT * FROM profiles WHERE template_id IN (260, 261, 262)");
+        query_profiles(sqlite_path, ("SELECT * FROM profiles WHERE template_id IN (" + ids + ")").c_str());
     sqlite3_stmt* st = q.stmt.get();
     const std::map<std::string, int>& col = q.col;
     std::vector<DnsProfile> out;
