@@ -56,6 +56,36 @@ void must_run(const std::vector<std::string>& argv) {
     }
 }
 
+int run_to_end(const std::vector<std::string>& argv, const std::string& output_path) {
+    int out = -1;
+    if (!output_path.empty()) {
+        out = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (out < 0) return 127;
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        signal(SIGPIPE, SIG_DFL);
+        if (out >= 0) {
+            dup2(out, 1);
+            dup2(out, 2);
+        }
+        execvp(args[0], args.data());
+        _exit(127);
+    }
+    if (out >= 0) ::close(out);
+    if (pid < 0) return 127;
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 Child::Child(std::string name, std::vector<std::string> argv, const std::string& log_path)
     : name_(std::move(name)) {
     log_fd_ = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -26,6 +26,10 @@ struct CmdResult {
 CmdResult run_cmd(const std::vector<std::string>& argv);
 // Same, throwing std::runtime_error with the command and its output on failure.
 void must_run(const std::vector<std::string>& argv);
+// Runs argv to its end with this process's stdout and stderr, or with both
+// going to `output_path` when given. Returns the exit code, 128+signal if a
+// signal ended it, 127 if it could not run.
+int run_to_end(const std::vector<std::string>& argv, const std::string& output_path = "");
 
 class Child {
   public:

@@ -101,3 +101,15 @@ TEST(Child, GoingOutOfScopeStopsTheWholeGroup) {
     EXPECT_FALSE(alive(grandchild));
     std::filesystem::remove(log);
 }
+
+TEST(RunToEnd, ExitCodeSignalAndOutputFile) {
+    const std::string log = temp_log("to-end");
+    EXPECT_EQ(run_to_end({"sh", "-c", "echo to file; echo err >&2; exit 4"}, log), 4);
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(text.str(), "to file\nerr\n");
+    EXPECT_EQ(run_to_end({"sh", "-c", "kill -TERM $$"}), 128 + SIGTERM);
+    EXPECT_EQ(run_to_end({"fc-no-such-program"}), 127);
+    std::filesystem::remove(log);
+}

@@ -1,5 +1,7 @@
 #include "capture/packet.hpp"
 
+#include "capture/analysis.hpp"
+
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
 

@@ -1093,21 +1093,6 @@ class Repetition {
     int64_t deadline_ns_ = 0;
 };
 
-int run_child_inherit(const std::vector<std::string>& argv) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-        std::vector<char*> a;
-        for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-        a.push_back(nullptr);
-        execvp(a[0], a.data());
-        _exit(127);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 }  // namespace
 
 std::vector<std::string> default_suite(const std::string& source_dir) {
@@ -1256,7 +1241,7 @@ int run_experiments(const RunOptions& o) {
         std::vector<std::string> argv = {o.flowcorder, "validate", run_dir};
         // The default suite is meant to cover every KPI group of the design.
         if (o.files.empty()) argv.push_back("--require-coverage");
-        const int v = run_child_inherit(argv);
+        const int v = common::run_to_end(argv);
         if (v != 0) status = v == 1 ? 1 : v;
     }
     std::printf("\nrun directory: %s (%s)\n", run_dir.c_str(),

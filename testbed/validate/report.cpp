@@ -1,7 +1,6 @@
 // The validator's outputs: the two CSV files of FORMATS.md, the terminal
 // summary, report.md and report.html (plots by plot_report.py).
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,9 +13,9 @@
 #include <set>
 #include <sstream>
 
+#include "common/process.hpp"
 #include "validate/validate.hpp"
 
-extern char** environ;
 
 namespace fc::validate {
 namespace fs = std::filesystem;
@@ -215,22 +214,8 @@ PlotOutcome run_plotter(const Result& r, const OutputOptions& o) {
     fs::create_directories(plots);
     const std::string log = (plots / "plot.log").string();
 
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<std::string> args = {python, script, r.run_dir};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int err = posix_spawn(&pid, python.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (err != 0) return {false, "cannot run " + python + ": " + std::strerror(err)};
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {true, ""};
+    const int rc = common::run_to_end({python, script, r.run_dir}, log);
+    if (rc == 0) return {true, ""};
     std::ifstream in(log);
     std::stringstream text;
     text << in.rdbuf();
