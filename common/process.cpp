@@ -86,8 +86,9 @@ int run_to_end(const std::vector<std::string>& argv, const std::string& output_p
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-Child::Child(std::string name, std::vector<std::string> argv, const std::string& log_path)
-    : name_(std::move(name)) {
+Child::Child(std::string name, std::vector<std::string> argv, const std::string& log_path,
+             LineHandler on_line)
+    : name_(std::move(name)), on_line_(std::move(on_line)) {
     log_fd_ = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (log_fd_ < 0) throw std::runtime_error("cannot write " + log_path + ": " + strerror(errno));
     int p[2];
@@ -133,6 +134,13 @@ void Child::reader(int fd) {
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         if (::write(log_fd_, buf, static_cast<size_t>(n)) < 0) {
+        }
+        if (on_line_) {
+            partial_line_.append(buf, static_cast<size_t>(n));
+            for (size_t nl; (nl = partial_line_.find('\n')) != std::string::npos;) {
+                on_line_(partial_line_.substr(0, nl));
+                partial_line_.erase(0, nl + 1);
+            }
         }
         std::lock_guard lk(mu_);
         output_.append(buf, static_cast<size_t>(n));

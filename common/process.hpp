@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -33,8 +34,12 @@ int run_to_end(const std::vector<std::string>& argv, const std::string& output_p
 
 class Child {
   public:
-    // Starts argv (argv[0] looked up in PATH). Output goes to log_path.
-    Child(std::string name, std::vector<std::string> argv, const std::string& log_path);
+    // Starts argv (argv[0] looked up in PATH). Output goes to log_path and,
+    // line by line, to `on_line` (called on the reader thread, never after
+    // the Child is destroyed).
+    using LineHandler = std::function<void(const std::string& line)>;
+    Child(std::string name, std::vector<std::string> argv, const std::string& log_path,
+          LineHandler on_line = nullptr);
     ~Child();
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
@@ -67,6 +72,8 @@ class Child {
     std::string output_;  // everything seen (also in the log file)
     bool eof_ = false;
     int log_fd_ = -1;
+    LineHandler on_line_;
+    std::string partial_line_;  // reader thread only
 };
 
 }  // namespace fc::common

@@ -1,10 +1,6 @@
 #include "mptcp_monitor.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -99,79 +95,28 @@ MptcpMonitor::MptcpMonitor(const std::string& netns, const std::string& out_path
         if (raw_) std::fclose(raw_);
         throw std::runtime_error("cannot write " + out_path + " / " + raw_log_path);
     }
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) {
-        std::fclose(out_);
-        std::fclose(raw_);
-        throw std::runtime_error("pipe: " + std::string(strerror(errno)));
-    }
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ < 0) {
-        ::close(p[0]);
-        ::close(p[1]);
-        std::fclose(out_);
-        std::fclose(raw_);
-        throw std::runtime_error("fork: " + std::string(strerror(errno)));
-    }
-    if (pid_ == 0) {
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        execlp("ip", "ip", "-n", netns.c_str(), "mptcp", "monitor", static_cast<char*>(nullptr));
-        dprintf(2, "cannot run ip: %s\n", strerror(errno));
-        _exit(127);
-    }
-    ::close(p[1]);
-    reader_ = std::thread([this, fd = p[0]] { reader(fd); });
+    // Each line is stamped when it is read: the monitor prints no time.
+    child_ = std::make_unique<common::Child>(
+        "ip mptcp monitor", std::vector<std::string>{"ip", "-n", netns, "mptcp", "monitor"},
+        "/dev/null", [this](const std::string& line) { on_line(line); });
 }
 
-void MptcpMonitor::reader(int fd) {
-    std::string buf;
-    char chunk[4096];
-    for (;;) {
-        const ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        const int64_t t = impair::realtime_ns();
-        buf.append(chunk, static_cast<size_t>(n));
-        for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
-            const std::string line = buf.substr(0, nl);
-            buf.erase(0, nl + 1);
-            std::fprintf(raw_, "%lld %s\n", static_cast<long long>(t), line.c_str());
-            if (const auto j = parse_mptcp_monitor_line(line, t)) {
-                std::fprintf(out_, "%s\n", j->dump().c_str());
-                ++events_;
-            }
-        }
-        std::fflush(out_);
-        std::fflush(raw_);
+void MptcpMonitor::on_line(const std::string& line) {
+    const int64_t t = impair::realtime_ns();
+    std::fprintf(raw_, "%lld %s\n", static_cast<long long>(t), line.c_str());
+    if (const auto j = parse_mptcp_monitor_line(line, t)) {
+        std::fprintf(out_, "%s\n", j->dump().c_str());
+        ++events_;
     }
-    ::close(fd);
+    std::fflush(out_);
+    std::fflush(raw_);
 }
 
 size_t MptcpMonitor::stop() {
     if (stopped_) return events_;
     stopped_ = true;
-    ::kill(pid_, SIGTERM);
-    int st = 0;
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    while (waitpid(pid_, &st, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() >= end) {
-            ::kill(pid_, SIGKILL);
-            waitpid(pid_, &st, 0);
-            break;
-        }
-        usleep(10'000);
-    }
-    if (reader_.joinable()) reader_.join();
+    child_->stop(SIGTERM, std::chrono::seconds(3));
+    child_.reset();  // joins the reader: no line after this
     std::fclose(out_);
     std::fclose(raw_);
     out_ = raw_ = nullptr;

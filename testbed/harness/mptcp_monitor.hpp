@@ -7,10 +7,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <thread>
+
+#include "common/process.hpp"
 
 namespace fc::harness {
 
@@ -33,12 +35,11 @@ class MptcpMonitor {
     MptcpMonitor& operator=(const MptcpMonitor&) = delete;
     // SIGTERM, wait, flush. Returns the number of events written. Idempotent.
     size_t stop();
-    pid_t pid() const { return pid_; }
+    pid_t pid() const { return child_ ? child_->pid() : -1; }
 
   private:
-    void reader(int fd);
-    pid_t pid_ = -1;
-    std::thread reader_;
+    void on_line(const std::string& line);
+    std::unique_ptr<common::Child> child_;
     std::FILE* out_ = nullptr;
     std::FILE* raw_ = nullptr;
     size_t events_ = 0;
