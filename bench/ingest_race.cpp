@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "common/process.hpp"
 #include "rate_search.hpp"
 
 namespace fs = std::filesystem;
@@ -50,15 +51,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// A signal stops the race at its next check; the listener's Child then
+// stops it as the stack unwinds (and PR_SET_PDEATHSIG if we are killed).
 volatile sig_atomic_t g_stop = 0;
-constexpr int kMaxChildren = 4;
-volatile pid_t g_children[kMaxChildren] = {0, 0, 0, 0};
 
-void on_signal(int) {
-    g_stop = 1;
-    for (int i = 0; i < kMaxChildren; ++i)
-        if (g_children[i] > 0) kill(g_children[i], SIGKILL);
-}
+void on_signal(int) { g_stop = 1; }
 
 struct Interrupted : std::runtime_error {
     Interrupted() : std::runtime_error("interrupted") {}
@@ -83,100 +80,13 @@ struct Options {
     bool quick = false;
 };
 
-// ---- processes ------------------------------------------------------------
+// ---- processes: common/process.hpp --------------------------------------
 
-class Child {
-  public:
-    Child(const std::vector<std::string>& argv, const fs::path& log) : log_(log) {
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        const pid_t parent = getpid();
-        pid_ = fork();
-        if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-        if (pid_ == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != parent) _exit(127);
-            const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-                close(fd);
-            }
-            execvp(args[0], args.data());
-            std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
-            _exit(127);
-        }
-        for (int i = 0; i < kMaxChildren; ++i)
-            if (g_children[i] == 0) {
-                g_children[i] = pid_;
-                slot_ = i;
-                break;
-            }
-    }
-    ~Child() {
-        if (pid_ > 0) {
-            kill(pid_, SIGKILL);
-            waitpid(pid_, nullptr, 0);
-            forget();
-        }
-    }
-    bool alive() {
-        if (pid_ <= 0) return false;
-        int st = 0;
-        if (waitpid(pid_, &st, WNOHANG) == pid_) {
-            pid_ = -1;
-            forget();
-            return false;
-        }
-        return true;
-    }
-    // SIGTERM, then SIGKILL after `grace`. Returns true on a clean exit.
-    bool stop(std::chrono::seconds grace = std::chrono::seconds(30)) {
-        if (pid_ <= 0) return false;
-        kill(pid_, SIGTERM);
-        const auto deadline = Clock::now() + grace;
-        int st = 0;
-        while (Clock::now() < deadline) {
-            if (waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                forget();
-                return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &st, 0);
-        pid_ = -1;
-        forget();
-        return false;
-    }
-    std::string log_text() const {
-        std::ifstream f(log_);
-        std::stringstream ss;
-        ss << f.rdbuf();
-        return ss.str();
-    }
-
-  private:
-    void forget() {
-        if (slot_ >= 0) g_children[slot_] = 0;
-        slot_ = -1;
-    }
-    pid_t pid_ = -1;
-    int slot_ = -1;
-    fs::path log_;
-};
-
-std::string run_capture(const std::string& cmd) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-    return out;
+std::string file_text(const fs::path& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
 }
 
 // ---- sockets --------------------------------------------------------------
@@ -223,7 +133,7 @@ UdpPortState udp_port_state(uint16_t port) {
 // Effective receive buffer of the socket bound to the port (ss's skmem rb).
 long effective_rcvbuf(uint16_t port) {
     const std::string out =
-        run_capture("ss -Hulmn 'sport = :" + std::to_string(port) + "' 2>/dev/null");
+        fc::common::run_cmd({"ss", "-Hulmn", "sport = :" + std::to_string(port)}).output;
     std::smatch m;
     if (std::regex_search(out, m, std::regex("rb([0-9]+)"))) return std::stol(m[1]);
     return -1;
@@ -247,7 +157,7 @@ uint64_t count_sqlite_profiles(const fs::path& db) {
 
 uint64_t count_nfcapd_flows(const std::string& nfdump, const fs::path& dir) {
     // nfdump -I sums the flow files' statistics; every record we send is TCP.
-    const std::string out = run_capture(nfdump + " -I -R '" + dir.string() + "' 2>/dev/null");
+    const std::string out = fc::common::run_cmd({nfdump, "-I", "-R", dir.string()}).output;
     std::smatch m;
     if (std::regex_search(out, m, std::regex("Flows_tcp: *([0-9]+)"))) return std::stoull(m[1]);
     return 0;
@@ -316,13 +226,13 @@ Trial run_trial(Kind kind, double rate, const Options& o, const fc::bench::Ipfix
                 "-B",
                 std::to_string(kCollectorRcvbuf)};
     }
-    Child child(argv, dir / "listener.log");
+    fc::common::Child child(kind_name(kind), argv, dir / "listener.log");
     const auto up_deadline = Clock::now() + std::chrono::seconds(10);
     while (!udp_port_state(port).found) {
         check_stop();
-        if (!child.alive() || Clock::now() > up_deadline)
+        if (!child.running() || Clock::now() > up_deadline)
             throw std::runtime_error(std::string(kind_name(kind)) +
-                                     " did not start: " + child.log_text());
+                                     " did not start: " + file_text(dir / "listener.log"));
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     t.rcvbuf = effective_rcvbuf(port);
@@ -409,7 +319,7 @@ Trial run_trial(Kind kind, double rate, const Options& o, const fc::bench::Ipfix
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     t.drain_s = std::chrono::duration<double>(Clock::now() - dstart).count();
     t.kernel_drops = udp_port_state(port).drops - drops_before;
-    t.clean_exit = child.stop();
+    t.clean_exit = child.stop(SIGTERM, std::chrono::seconds(30)) == 0;
     t.stored = kind == Kind::Collector ? count_sqlite_profiles(dir / "collect.sqlite")
                                        : count_nfcapd_flows(o.nfdump, dir / "flows");
     t.stored_frac = sent ? static_cast<double>(t.stored) / static_cast<double>(sent) : 0;
