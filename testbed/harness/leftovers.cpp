@@ -13,7 +13,6 @@
 #include <iterator>
 #include <thread>
 
-#include "common/process.hpp"
 #include "topology.hpp"
 
 namespace fs = std::filesystem;
@@ -114,15 +113,7 @@ int clean_leftovers(bool verbose, bool test_binaries) {
     }
     for (const auto& n : own_namespaces()) {
         if (verbose) std::printf("deleting network namespace %s\n", n.c_str());
-        const auto pids = common::run_cmd({"ip", "netns", "pids", n});
-        for (size_t pos = 0; pos < pids.output.size();) {
-            const size_t end = pids.output.find('\n', pos);
-            const pid_t pid = static_cast<pid_t>(std::atoi(pids.output.c_str() + pos));
-            if (pid > 0) ::kill(pid, SIGKILL);
-            if (end == std::string::npos) break;
-            pos = end + 1;
-        }
-        delete_netns(n);
+        delete_netns(n);  // kills what still runs inside first
         ++removed;
     }
     std::error_code ec;

@@ -1,8 +1,10 @@
 #include "topology.hpp"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <stdexcept>
 
 #include "impair/sys.hpp"
@@ -73,7 +75,8 @@ void delete_netns(const std::string& name) {
         while (pos < pids.output.size()) {
             const size_t end = pids.output.find('\n', pos);
             const std::string p = pids.output.substr(pos, end - pos);
-            if (!p.empty()) run_cmd({"kill", "-9", p});
+            if (const pid_t pid = static_cast<pid_t>(std::atoi(p.c_str())); pid > 0)
+                ::kill(pid, SIGKILL);
             if (end == std::string::npos) break;
             pos = end + 1;
         }
