@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "common/ports.hpp"
 #include "common/process.hpp"
 #include "rate_search.hpp"
 
@@ -91,17 +92,6 @@ std::string file_text(const fs::path& path) {
 
 // ---- sockets --------------------------------------------------------------
 
-uint16_t free_udp_port() {
-    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 struct UdpPortState {
     bool found = false;
@@ -206,7 +196,7 @@ Trial run_trial(Kind kind, double rate, const Options& o, const fc::bench::Ipfix
     t.target_rate = rate;
     const fs::path dir = root / (std::string(kind_name(kind)) + "-" + std::to_string(serial));
     fs::create_directories(dir);
-    const uint16_t port = free_udp_port();
+    const uint16_t port = fc::common::free_loopback_port(SOCK_DGRAM);
     std::vector<std::string> argv;
     if (kind == Kind::Collector) {
         argv = {o.flowcorder, "collect",

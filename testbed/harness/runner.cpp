@@ -33,6 +33,7 @@
 #include "impair/sys.hpp"
 #include "leftovers.hpp"
 #include "mptcp_monitor.hpp"
+#include "common/ports.hpp"
 #include "common/process.hpp"
 #include "readiness.hpp"
 #include "store_check.hpp"
@@ -69,18 +70,6 @@ std::string random_tag() {
     return buf;
 }
 
-uint16_t free_loopback_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) < 0)
-        throw std::runtime_error("cannot find a free port on 127.0.0.1");
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 std::string endpoint(const std::string& addr, uint16_t port) {
     return (addr.find(':') != std::string::npos ? "[" + addr + "]" : addr) + ":" +
@@ -1192,7 +1181,7 @@ int run_experiments(const RunOptions& o) {
     std::vector<std::string> problems;
     int status = 0;
     try {
-        const uint16_t port = free_loopback_port();
+        const uint16_t port = common::free_loopback_port(SOCK_STREAM);
         const std::string p = std::to_string(port);
         Child collector(
             "collector",
