@@ -63,16 +63,14 @@ Agent::~Agent() = default;
 void Agent::print_start() const {
     if (!log_) return;
     const auto& caps = tcp_probes_->capabilities();
-    std::fprintf(log_,
-                 "flowcorder agent: TCP probes attached (sockops on %s; RTT %s; duplicate "
-                 "detection %s; out-of-order distance %s); watching %s; exporting to %s\n",
-                 caps.cgroup_path.c_str(),
-                 caps.rtt_samples ? "per sample" : "srtt per ACK (kernel < 6.10)",
-                 caps.duplicate_detection ? "on" : "OFF (kernel < 6.11)",
-                 o_.ooo_distance ? "on" : "off",
-                 o_.netns_label.empty() ? "every network namespace"
-                                        : ("netns " + o_.netns_label).c_str(),
-                 o_.exporting_to.c_str());
+    std::fprintf(
+        log_,
+        "flowcorder agent: TCP probes attached (sockops on %s; RTT %s; duplicate "
+        "detection %s; out-of-order distance %s); watching %s; exporting to %s\n",
+        caps.cgroup_path.c_str(), caps.rtt_samples ? "per sample" : "srtt per ACK (kernel < 6.10)",
+        caps.duplicate_detection ? "on" : "OFF (kernel < 6.11)", o_.ooo_distance ? "on" : "off",
+        o_.netns_label.empty() ? "every network namespace" : ("netns " + o_.netns_label).c_str(),
+        o_.exporting_to.c_str());
     if (o_.mptcp)
         std::fprintf(log_,
                      "flowcorder agent: MPTCP connections tracked (inet_sock_set_state on the "
@@ -96,13 +94,14 @@ void Agent::export_stats() {
     if (!log_) return;
     std::fprintf(log_,
                  "flowcorder agent: %zu open connections, %llu profiles, kernel events %llu "
-                 "(lost %llu), table full %llu, untracked closes %llu",
+                 "(lost %llu), table full %llu, untracked closes %llu, probe runs skipped by "
+                 "recursion %llu",
                  tcp_.tracked(), ull(counted_.count), ull(ps.get(FC_STAT_EVENTS)),
                  ull(ps.get(FC_STAT_EVENTS_LOST)), ull(ps.get(FC_STAT_TABLE_FULL)),
-                 ull(ps.get(FC_STAT_NOT_TRACKED)));
+                 ull(ps.get(FC_STAT_NOT_TRACKED)), ull(ps.recursion_misses));
     if (es)
-        std::fprintf(log_, ", exported %llu, dropped %llu, send errors %llu",
-                     ull(es->records_sent), ull(es->records_dropped), ull(es->send_errors));
+        std::fprintf(log_, ", exported %llu, dropped %llu, send errors %llu", ull(es->records_sent),
+                     ull(es->records_dropped), ull(es->send_errors));
     std::fprintf(log_, "\n");
     if (o_.mptcp) {
         const auto& mc = mptcp_.counters();

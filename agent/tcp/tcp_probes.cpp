@@ -235,6 +235,15 @@ ProbeStats TcpProbes::stats() const {
         if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) continue;
         for (uint64_t v : per_cpu) out.counters[i] += v;
     }
+    bpf_program* prog = nullptr;
+    bpf_object__for_each_program(prog, skel_->obj) {
+        const int pfd = bpf_program__fd(prog);
+        if (pfd < 0) continue;
+        bpf_prog_info info{};
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(pfd, &info, &len) == 0)
+            out.recursion_misses += info.recursion_misses;
+    }
     return out;
 }
 

@@ -36,6 +36,11 @@ struct ProbeOptions {
 struct ProbeStats {
     std::array<uint64_t, FC_STAT_MAX> counters{};
     uint64_t get(fc_stat s) const { return counters[s]; }
+    // Invocations of the probes' programs the kernel skipped because the
+    // same program was already running on that CPU (a tracepoint firing in
+    // a softirq that interrupted it): events lost without a trace in the
+    // ring buffer, read from bpf_prog_info.recursion_misses.
+    uint64_t recursion_misses = 0;
 };
 
 // What the running kernel let us attach; printed at start-up.
