@@ -92,7 +92,6 @@ std::string file_text(const fs::path& path) {
 
 // ---- sockets --------------------------------------------------------------
 
-
 struct UdpPortState {
     bool found = false;
     uint64_t rx_queue = 0, drops = 0;

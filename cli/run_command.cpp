@@ -6,8 +6,8 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "repeat.hpp"
 #include "leftovers.hpp"
+#include "repeat.hpp"
 #include "runner.hpp"
 #include "shard.hpp"
 

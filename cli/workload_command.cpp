@@ -8,11 +8,11 @@
 #include <stdexcept>
 
 #include "commands.hpp"
+#include "common/units.hpp"
 #include "workload/client.hpp"
 #include "workload/dns_client.hpp"
 #include "workload/dns_servfail.hpp"
 #include "workload/server.hpp"
-#include "common/units.hpp"
 
 namespace fc::cli {
 namespace {

@@ -23,9 +23,9 @@
 namespace fc::daemon {
 
 struct AgentOptions {
-    uint32_t netns_inode = 0;    // 0: every network namespace
-    std::string netns_label;     // how the start-up line names it ("" = every one)
-    std::string exporting_to;    // how the start-up line names the destination
+    uint32_t netns_inode = 0;  // 0: every network namespace
+    std::string netns_label;   // how the start-up line names it ("" = every one)
+    std::string exporting_to;  // how the start-up line names the destination
     uint32_t max_connections = 65536;
     bool ooo_distance = true;
     bool naive_per_segment = false;
@@ -33,7 +33,7 @@ struct AgentOptions {
     bool mptcp = false;
     bool dns = false;
     dns::DnsOptions dns_profile;
-    std::string libc_path;  // empty: this process's libc
+    std::string libc_path;         // empty: this process's libc
     double stats_interval_s = 10;  // 0: statistics only at the end
     double duration_s = 0;         // 0: until stopped
     // How long one poll of the ring buffers may wait: DNS lookups are

@@ -1,12 +1,12 @@
 #include "capture/packet.hpp"
 
-#include "capture/analysis.hpp"
-
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
 
 #include <algorithm>
 #include <cstring>
+
+#include "capture/analysis.hpp"
 
 namespace fc::capture::detail {
 
@@ -65,7 +65,6 @@ void parse_mptcp_option(const uint8_t* opt, size_t len, ParsedTcp& out) {
     }
 }
 
-
 // RFC 1071 one's complement sum of big-endian 16-bit words; `n` odd only last.
 uint64_t csum_add(uint64_t sum, const uint8_t* p, size_t n) {
     for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i]) << 8 | p[i + 1];
@@ -76,7 +75,6 @@ uint16_t csum_fold(uint64_t sum) {
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
     return uint16_t(sum);
 }
-
 
 Integrity tcp_integrity(const L4View& v, uint64_t l4_wire_bytes) {
     if (!v.ip_header_ok) return Integrity::bad;
@@ -225,7 +223,6 @@ bool parse_frame(int linktype, const uint8_t* p, size_t cap, L4View& out) {
                                                : std::to_string(linktype)));
     }
 }
-
 
 // The question's name and type if the capture holds them whole (labels
 // only: a question has no compression pointers).

@@ -27,11 +27,13 @@ constexpr const char* kOwnWords[] = {"agent",    "collect", "link",   "capture",
 
 // The project's test and bench binaries that start links, namespaces or
 // agents of their own: a crashed one leaves them running.
-constexpr const char* kTestBinaries[] = {
-    "fc_integration_tests",          "fc_impair_integration_tests",
-    "fc_impair_bench",               "fc_capture_integration_tests",
-    "fc_workload_integration_tests", "fc_harness_integration_tests",
-    "fc_harness_dns_integration_tests"};
+constexpr const char* kTestBinaries[] = {"fc_integration_tests",
+                                         "fc_impair_integration_tests",
+                                         "fc_impair_bench",
+                                         "fc_capture_integration_tests",
+                                         "fc_workload_integration_tests",
+                                         "fc_harness_integration_tests",
+                                         "fc_harness_dns_integration_tests"};
 
 bool is_own_flowcorder(const std::vector<std::string>& args) {
     return args.size() >= 2 && fs::path(args[0]).filename() == "flowcorder" &&
@@ -102,9 +104,9 @@ int clean_leftovers(bool verbose, bool test_binaries) {
             if (!own && !test && !monitor) continue;
             if (verbose && round == 0)
                 std::printf("killing %d (%s)\n", pid,
-                            own     ? ("flowcorder " + args[1]).c_str()
-                            : test  ? fs::path(args[0]).filename().c_str()
-                                    : ("ip -n " + args[2] + " mptcp monitor").c_str());
+                            own    ? ("flowcorder " + args[1]).c_str()
+                            : test ? fs::path(args[0]).filename().c_str()
+                                   : ("ip -n " + args[2] + " mptcp monitor").c_str());
             // Our own get a chance to remove what they made; the rest do not need one.
             ::kill(pid, round == 0 && own ? SIGTERM : SIGKILL);
             removed += round == 0;

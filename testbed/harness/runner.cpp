@@ -26,6 +26,8 @@
 #include <thread>
 
 #include "budget.hpp"
+#include "common/ports.hpp"
+#include "common/process.hpp"
 #include "dns_workload.hpp"
 #include "experiment.hpp"
 #include "http_workload.hpp"
@@ -33,8 +35,6 @@
 #include "impair/sys.hpp"
 #include "leftovers.hpp"
 #include "mptcp_monitor.hpp"
-#include "common/ports.hpp"
-#include "common/process.hpp"
 #include "readiness.hpp"
 #include "store_check.hpp"
 #include "topology.hpp"
@@ -69,7 +69,6 @@ std::string random_tag() {
     std::snprintf(buf, sizeof buf, "%04x", rd() & 0xffff);
     return buf;
 }
-
 
 std::string endpoint(const std::string& addr, uint16_t port) {
     return (addr.find(':') != std::string::npos ? "[" + addr + "]" : addr) + ":" +

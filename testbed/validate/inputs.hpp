@@ -188,7 +188,9 @@ struct DnsProfile {
     int64_t start_state = 0, end_state = 0, close_cause = 0;
     std::map<std::string, double> kpi;  // the dns_* columns
     std::set<std::string> null_kpis;    // dns_* columns present but NULL in this row
-    bool is_lookup() const { return template_id == ipfix::templ(ipfix::TemplateKey::DNS_LOOKUP).id; }
+    bool is_lookup() const {
+        return template_id == ipfix::templ(ipfix::TemplateKey::DNS_LOOKUP).id;
+    }
 };
 
 // `::ffff:a.b.c.d` -> `a.b.c.d`; IPv6 in inet_ntop's canonical form.

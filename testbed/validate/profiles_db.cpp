@@ -150,9 +150,10 @@ std::vector<AgentConn> read_grouped(const std::string& sqlite_path, bool mptcp) 
 
 std::vector<DnsProfile> read_dns_profiles(const std::string& sqlite_path) {
     std::string ids;
-    for (uint16_t id : ipfix::template_ids(ipfix::S_DNS)) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
-    ProfileQuery q =
-        query_profiles(sqlite_path, ("SELECT * FROM profiles WHERE template_id IN (" + ids + ")").c_str());
+    for (uint16_t id : ipfix::template_ids(ipfix::S_DNS))
+        ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+    ProfileQuery q = query_profiles(
+        sqlite_path, ("SELECT * FROM profiles WHERE template_id IN (" + ids + ")").c_str());
     sqlite3_stmt* st = q.stmt.get();
     const std::map<std::string, int>& col = q.col;
     std::vector<DnsProfile> out;

@@ -16,7 +16,6 @@
 #include "common/process.hpp"
 #include "validate/validate.hpp"
 
-
 namespace fc::validate {
 namespace fs = std::filesystem;
 
