@@ -10,6 +10,9 @@
  *   raw_tp tcp_receive_reset     close cause
  *   raw_tp kfree_skb             duplicate segments (dropped as old data)
  *
+ * Each tracepoint has two programs, so that a run the kernel skips as nested
+ * is made up by the other ("Nested runs" below).
+ *
  * With track_mptcp (agent --mptcp), MPTCP too, from the same hooks: the MPTCP
  * socket (sk_protocol IPPROTO_MPTCP) goes through inet_sock_set_state like a
  * TCP socket (open, established, close); its subflows are TCP sockets with
@@ -417,8 +420,9 @@ static __always_inline __u8 mp_fell_back(const struct sock *msk)
            !BPF_CORE_READ_BITFIELD_PROBED(ctx, mp_capable);
 }
 
-/* inet_sock_set_state on the MPTCP socket itself. */
-static __always_inline void mp_set_state(const struct sock *msk, int oldstate, int newstate)
+/* inet_sock_set_state on the MPTCP socket itself. Returns whether it changed
+ * anything: a second run for the same transition does not (see "nested"). */
+static __always_inline bool mp_set_state(const struct sock *msk, int oldstate, int newstate)
 {
     const struct mptcp_sock *m = (const struct mptcp_sock *)msk;
     struct fc_conn_state *st = lookup(msk);
@@ -429,10 +433,10 @@ static __always_inline void mp_set_state(const struct sock *msk, int oldstate, i
         else if (oldstate == TCP_STATE_LISTEN && newstate == TCP_STATE_ESTABLISHED)
             role = ROLE_PASSIVE; /* cloned from the listener for an MP_CAPABLE SYN */
         else
-            return;
+            return false;
         if (filter_netns_ino &&
             BPF_CORE_READ(msk, __sk_common.skc_net.net, ns.inum) != filter_netns_ino)
-            return;
+            return false;
         struct fc_conn_state init = {};
         init.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
         init.role = role;
@@ -441,25 +445,29 @@ static __always_inline void mp_set_state(const struct sock *msk, int oldstate, i
         __u64 skaddr = (__u64)(unsigned long)msk;
         if (bpf_map_update_elem(&conns, &skaddr, &init, BPF_NOEXIST)) {
             stat_inc(FC_STAT_TABLE_FULL);
-            return;
+            return false;
         }
         /* A passive open is reported with its initial subflow (above). */
         st = bpf_map_lookup_elem(&conns, &skaddr);
         if (st && role == ROLE_ACTIVE)
             emit_mp(msk, st, FC_EV_MP_OPEN_ACTIVE, 0, NULL, NULL, 0, 0);
-        return;
+        return true;
     }
     if (newstate == TCP_STATE_ESTABLISHED && oldstate == TCP_STATE_SYN_SENT) {
+        if (st->established)
+            return false; /* reported by the tracepoint's other program */
+        st->established = 1;
         st->mpc.fallback = mp_fell_back(msk);
         mp_count_subflow(st); /* the initial subflow */
         emit_mp(msk, st, FC_EV_MP_ESTABLISHED, oldstate, NULL, BPF_CORE_READ(m, first), 0, 0);
-        return;
+        return true;
     }
     if (newstate != TCP_STATE_CLOSE)
-        return;
+        return false;
     emit_mp(msk, st, FC_EV_MP_CLOSE, oldstate, NULL, BPF_CORE_READ(m, first), 0, 0);
     __u64 skaddr = (__u64)(unsigned long)msk;
     bpf_map_delete_elem(&conns, &skaddr);
+    return true;
 }
 
 /* ---- sockops: opens, RTT samples, RTOs, slow-path segments ---- */
@@ -628,74 +636,140 @@ int fc_sockops(struct bpf_sock_ops *skops)
     return 1;
 }
 
-/* ---- tracepoints: lifecycle, congestion state, resets, duplicates ---- */
+/* ---- tracepoints: lifecycle, congestion state, resets, duplicates ----
+ *
+ * Nested runs. The kernel runs a raw-tracepoint program at most once per CPU
+ * at a time: when the tracepoint fires while the same program is running on
+ * that CPU, the nested run is skipped and only counted
+ * (bpf_prog_info.recursion_misses; __bpf_trace_run()). These tracepoints fire
+ * in process context (a socket's backlog processed by release_sock(), a
+ * connect() or close()) and in the softirqs that can interrupt it (timers,
+ * packet reception), so now and then an event was lost without a trace: a
+ * close never seen, a loss episode never entered (2 of 20 loaded rounds of
+ * the default suite). Each tracepoint therefore has a second program,
+ * attached after the first, that runs the same handler. The kernel calls
+ * them one after the other and skips only the one the interrupted context is
+ * in, so at least one of them runs for every firing. Every handler is
+ * idempotent: the second run of a transition finds it done (the state
+ * recorded, the entry deleted) and changes nothing; duplicate drops, the one
+ * count, are deduplicated by the skb (dup_seen()). The second program counts
+ * what only it handled (FC_STAT_NESTED_CAUGHT). */
 
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(fc_set_state, const struct sock *sk, int oldstate, int newstate)
+static __always_inline bool tcp_set_state_event(const struct sock *sk, int oldstate, int newstate,
+                                                bool second)
 {
+    /* The state first: most transitions concern no handler here. */
+    const bool mp_open = track_mptcp && newstate == TCP_STATE_SYN_SENT;
+    if (newstate != TCP_STATE_ESTABLISHED && newstate != TCP_STATE_CLOSE && !mp_open)
+        return false;
     const __u16 protocol = BPF_CORE_READ(sk, sk_protocol);
-    if (track_mptcp && protocol == FC_IPPROTO_MPTCP) {
-        mp_set_state(sk, oldstate, newstate);
-        return 0;
-    }
-    if (protocol != IPPROTO_TCP)
-        return 0;
-    if (newstate != TCP_STATE_ESTABLISHED && newstate != TCP_STATE_CLOSE)
-        return 0;
+    if (track_mptcp && protocol == FC_IPPROTO_MPTCP)
+        return mp_set_state(sk, oldstate, newstate);
+    if (protocol != IPPROTO_TCP || mp_open)
+        return false;
 
     struct fc_conn_state *st = lookup(sk);
     if (!st) {
-        if (newstate == TCP_STATE_CLOSE && oldstate != TCP_STATE_LISTEN &&
+        /* After the first program's close, the second finds no entry. */
+        if (!second && newstate == TCP_STATE_CLOSE && oldstate != TCP_STATE_LISTEN &&
             oldstate != TCP_STATE_CLOSE && oldstate != TCP_STATE_SYN_RECV &&
             (!filter_netns_ino ||
              BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) == filter_netns_ino))
             stat_inc(FC_STAT_NOT_TRACKED);
-        return 0;
+        return false;
     }
 
     if (newstate == TCP_STATE_ESTABLISHED) {
-        if (oldstate == TCP_STATE_SYN_SENT) {
-            st->lossy = 0; /* SYN timeouts were the opening window's business */
-            emit(sk, st, FC_EV_ESTABLISHED, oldstate, 0);
-            /* An active join is admitted only after this (below). */
-            if (st->mp.kind != FC_MPTCP_SF_JOIN)
-                mp_subflow_established(sk, st);
-        }
-        return 0;
+        if (oldstate != TCP_STATE_SYN_SENT || st->established)
+            return false;
+        st->established = 1;
+        st->lossy = 0; /* SYN timeouts were the opening window's business */
+        emit(sk, st, FC_EV_ESTABLISHED, oldstate, 0);
+        /* An active join is admitted only after this (sockops). */
+        if (st->mp.kind != FC_MPTCP_SF_JOIN)
+            mp_subflow_established(sk, st);
+        return true;
     }
     emit(sk, st, FC_EV_CLOSE, oldstate, 0);
     mp_subflow_closed(sk, st, oldstate);
     __u64 skaddr = (__u64)(unsigned long)sk;
     bpf_map_delete_elem(&conns, &skaddr);
+    return true;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(fc_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+    tcp_set_state_event(sk, oldstate, newstate, false);
     return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(fc_set_state_nested, const struct sock *sk, int oldstate, int newstate)
+{
+    if (tcp_set_state_event(sk, oldstate, newstate, true))
+        stat_inc(FC_STAT_NESTED_CAUGHT);
+    return 0;
+}
+
+static __always_inline bool cong_state_event(const struct sock *sk, __u8 ca_state)
+{
+    int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+    if (state == TCP_STATE_SYN_SENT || state == TCP_STATE_SYN_RECV)
+        return false;
+    struct fc_conn_state *st = lookup(sk);
+    if (!st)
+        return false;
+    __u8 lossy = ca_state == CA_RECOVERY || ca_state == CA_LOSS;
+    if (lossy == st->lossy)
+        return false;
+    st->lossy = lossy;
+    emit(sk, st, lossy ? FC_EV_LOSSY_ENTER : FC_EV_LOSSY_EXIT, state, ca_state);
+    mp_subflow_lossy(st, lossy);
+    return true;
 }
 
 SEC("raw_tp/tcp_cong_state_set")
 int BPF_PROG(fc_cong_state, const struct sock *sk, __u8 ca_state)
 {
-    int state = BPF_CORE_READ(sk, __sk_common.skc_state);
-    if (state == TCP_STATE_SYN_SENT || state == TCP_STATE_SYN_RECV)
-        return 0;
-    struct fc_conn_state *st = lookup(sk);
-    if (!st)
-        return 0;
-    __u8 lossy = ca_state == CA_RECOVERY || ca_state == CA_LOSS;
-    if (lossy == st->lossy)
-        return 0;
-    st->lossy = lossy;
-    emit(sk, st, lossy ? FC_EV_LOSSY_ENTER : FC_EV_LOSSY_EXIT, state, ca_state);
-    mp_subflow_lossy(st, lossy);
+    cong_state_event(sk, ca_state);
+    return 0;
+}
+
+SEC("raw_tp/tcp_cong_state_set")
+int BPF_PROG(fc_cong_state_nested, const struct sock *sk, __u8 ca_state)
+{
+    if (cong_state_event(sk, ca_state))
+        stat_inc(FC_STAT_NESTED_CAUGHT);
     return 0;
 }
 
 /* Every hard error on a TCP socket (reset, ICMP unreachable, timeout) is
  * reported here before the socket closes. */
+static __always_inline bool error_report_event(const struct sock *sk)
+{
+    struct fc_conn_state *st = lookup(sk);
+    if (!st)
+        return false;
+    __s32 err = BPF_CORE_READ(sk, sk_err);
+    if (st->last_err == err)
+        return false;
+    st->last_err = err;
+    return true;
+}
+
 SEC("raw_tp/inet_sk_error_report")
 int BPF_PROG(fc_error_report, const struct sock *sk)
 {
-    struct fc_conn_state *st = lookup(sk);
-    if (st)
-        st->last_err = BPF_CORE_READ(sk, sk_err);
+    error_report_event(sk);
+    return 0;
+}
+
+SEC("raw_tp/inet_sk_error_report")
+int BPF_PROG(fc_error_report_nested, const struct sock *sk)
+{
+    if (error_report_event(sk))
+        stat_inc(FC_STAT_NESTED_CAUGHT);
     return 0;
 }
 
@@ -725,29 +799,83 @@ int BPF_PROG(fc_naive_segment, const struct sock *sk, const struct sk_buff *skb)
     return 0;
 }
 
+static __always_inline bool receive_reset_event(const struct sock *sk)
+{
+    struct fc_conn_state *st = lookup(sk);
+    if (!st || st->reset_rcvd)
+        return false;
+    st->reset_rcvd = 1;
+    return true;
+}
+
 SEC("raw_tp/tcp_receive_reset")
 int BPF_PROG(fc_receive_reset, const struct sock *sk)
 {
-    struct fc_conn_state *st = lookup(sk);
-    if (st)
-        st->reset_rcvd = 1;
+    receive_reset_event(sk);
     return 0;
+}
+
+SEC("raw_tp/tcp_receive_reset")
+int BPF_PROG(fc_receive_reset_nested, const struct sock *sk)
+{
+    if (receive_reset_event(sk))
+        stat_inc(FC_STAT_NESTED_CAUGHT);
+    return 0;
+}
+
+/* The skbs whose drop the first kfree_skb program counted on this CPU, for
+ * the second to skip. A few slots, not one: a nested firing between the two
+ * programs' runs of one drop pushes and takes its own. */
+#define FC_DUP_SEEN_SLOTS 4
+struct fc_dup_seen {
+    __u64 skb[FC_DUP_SEEN_SLOTS];
+    __u32 next;
+    __u32 pad;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct fc_dup_seen);
+} dup_seen SEC(".maps");
+
+/* First program: remember the skb. Second: was it counted already? */
+static __always_inline bool dup_seen_check(const struct sk_buff *skb, bool second)
+{
+    __u32 zero = 0;
+    struct fc_dup_seen *seen = bpf_map_lookup_elem(&dup_seen, &zero);
+    if (!seen)
+        return false;
+    const __u64 addr = (__u64)(unsigned long)skb;
+    if (!second) {
+        seen->skb[seen->next % FC_DUP_SEEN_SLOTS] = addr;
+        seen->next += 1;
+        return false;
+    }
+    for (int i = 0; i < FC_DUP_SEEN_SLOTS; i++) {
+        if (seen->skb[i] == addr) {
+            seen->skb[i] = 0;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Segments wholly below rcv_nxt are dropped with reason TCP_OLD_DATA (after
  * validation) or TCP_OLD_SEQUENCE (before rcv_wup): the drop is the slow path
  * and it names the receiving socket (kernel >= 6.11, checked at load). */
-SEC("raw_tp/kfree_skb")
-int BPF_PROG(fc_kfree_skb, struct sk_buff *skb, void *location, __u32 reason, const struct sock *rx_sk)
+static __always_inline bool kfree_skb_event(const struct sk_buff *skb, __u32 reason,
+                                            const struct sock *rx_sk, bool second)
 {
     const bool paws = reason == drop_reason_paws;
     if (reason != drop_reason_old_data && reason != drop_reason_old_seq && !paws)
-        return 0;
+        return false;
     if (!rx_sk)
-        return 0;
+        return false;
     struct fc_conn_state *st = lookup(rx_sk);
     if (!st)
-        return 0;
+        return false;
     /* Only segments carrying data: TCP_OLD_SEQUENCE also drops old pure
      * ACKs (one reordered behind later data, say), which are not
      * duplicates of anything the peer sent. TCP_SKB_CB is filled by
@@ -758,16 +886,34 @@ int BPF_PROG(fc_kfree_skb, struct sk_buff *skb, void *location, __u32 reason, co
     __u16 flags = BPF_CORE_READ(cb, tcp_flags);
     __u32 payload = end_seq - seq - ((flags & 0x01) ? 1 : 0) - ((flags & 0x02) ? 1 : 0);
     if ((__s32)payload <= 0)
-        return 0;
+        return false;
     /* PAWS drops old segments whatever their sequence: only those wholly
      * below rcv_nxt are duplicates of what was received. */
     if (paws && (__s32)(end_seq - BPF_CORE_READ((const struct tcp_sock *)rx_sk, rcv_nxt)) > 0)
-        return 0;
+        return false;
+    if (dup_seen_check(skb, second))
+        return false;
     /* A GSO/GRO skb stands for several wire segments. */
     unsigned char *head = BPF_CORE_READ(skb, head);
     struct skb_shared_info *shinfo = (struct skb_shared_info *)(head + BPF_CORE_READ(skb, end));
     __u16 segs = BPF_CORE_READ(shinfo, gso_segs);
     st->anc.dup_segs_in += segs ? segs : 1;
     stat_inc(FC_STAT_DUP_DROPS);
+    return true;
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(fc_kfree_skb, struct sk_buff *skb, void *location, __u32 reason, const struct sock *rx_sk)
+{
+    kfree_skb_event(skb, reason, rx_sk, false);
+    return 0;
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(fc_kfree_skb_nested, struct sk_buff *skb, void *location, __u32 reason,
+             const struct sock *rx_sk)
+{
+    if (kfree_skb_event(skb, reason, rx_sk, true))
+        stat_inc(FC_STAT_NESTED_CAUGHT);
     return 0;
 }

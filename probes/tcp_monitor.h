@@ -175,7 +175,7 @@ struct fc_conn_state {
     __u8 lossy;
     __u8 reset_rcvd;
     __u8 role; /* 1 active, 2 passive */
-    __u8 pad;
+    __u8 established; /* the active open's ESTABLISHED was reported */
     __s32 last_err; /* errno last reported on the socket (inet_sk_error_report) */
     struct fc_tcp_ancillary anc;
     struct fc_mptcp_mark mp;   /* TCP subflow: its connection */
@@ -193,6 +193,7 @@ enum fc_stat {
     FC_STAT_NOT_TRACKED, /* transitions of connections opened before the agent */
     FC_STAT_NAIVE_SEGMENTS, /* segments seen by the naive variant (agent --naive only) */
     FC_STAT_MP_NOT_TRACKED, /* MPTCP subflows whose connection was not tracked */
+    FC_STAT_NESTED_CAUGHT,  /* events only the second program of a tracepoint handled */
     FC_STAT_MAX,
 };
 

@@ -41,6 +41,7 @@ Agent::Agent(const AgentOptions& options, ProfileSink& sink, ipfix::Exporter* ex
     p.naive_per_segment = o_.naive_per_segment;
     p.cgroup_path = o_.cgroup_path;
     p.mptcp = o_.mptcp;
+    p.tracepoint_programs = o_.tracepoint_programs;
     tcp_probes_ = std::make_unique<tcp::TcpProbes>(
         p, [this](const fc_tcp_event& e) { tcp_.on_event(e); },
         [this](const fc_mptcp_event& e) { mptcp_.on_event(e); });
@@ -95,10 +96,11 @@ void Agent::export_stats() {
     std::fprintf(log_,
                  "flowcorder agent: %zu open connections, %llu profiles, kernel events %llu "
                  "(lost %llu), table full %llu, untracked closes %llu, probe runs skipped by "
-                 "recursion %llu",
+                 "recursion %llu, events caught by second programs %llu",
                  tcp_.tracked(), ull(counted_.count), ull(ps.get(FC_STAT_EVENTS)),
                  ull(ps.get(FC_STAT_EVENTS_LOST)), ull(ps.get(FC_STAT_TABLE_FULL)),
-                 ull(ps.get(FC_STAT_NOT_TRACKED)), ull(ps.recursion_misses));
+                 ull(ps.get(FC_STAT_NOT_TRACKED)), ull(ps.recursion_misses),
+                 ull(ps.get(FC_STAT_NESTED_CAUGHT)));
     if (es)
         std::fprintf(log_, ", exported %llu, dropped %llu, send errors %llu", ull(es->records_sent),
                      ull(es->records_dropped), ull(es->send_errors));

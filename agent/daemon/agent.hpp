@@ -32,6 +32,7 @@ struct AgentOptions {
     std::string cgroup_path;  // empty: the cgroup-v2 mount
     bool mptcp = false;
     bool dns = false;
+    tcp::TracepointPrograms tracepoint_programs = tcp::TracepointPrograms::both;  // tests only
     dns::DnsOptions dns_profile;
     std::string libc_path;         // empty: this process's libc
     double stats_interval_s = 10;  // 0: statistics only at the end

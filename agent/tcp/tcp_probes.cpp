@@ -147,7 +147,10 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event, MptcpHandl
     uint32_t paws = 0;
     ro->drop_reason_paws =
         drop_reason_value(vmlinux.get(), "SKB_DROP_REASON_TCP_RFC7323_PAWS", &paws) ? paws : ~0u;
-    if (!caps_.duplicate_detection) bpf_program__set_autoload(skel_->progs.fc_kfree_skb, false);
+    if (!caps_.duplicate_detection) {
+        bpf_program__set_autoload(skel_->progs.fc_kfree_skb, false);
+        bpf_program__set_autoload(skel_->progs.fc_kfree_skb_nested, false);
+    }
     bpf_program__set_autoload(skel_->progs.fc_naive_segment, opts.naive_per_segment);
 
     bpf_map__set_max_entries(skel_->maps.conns, opts.max_connections);
@@ -160,26 +163,41 @@ TcpProbes::TcpProbes(const ProbeOptions& opts, EventHandler on_event, MptcpHandl
         throw error("the kernel refused to load the TCP probes (root, BPF and BTF are needed)",
                     err);
 
-    // Raw tracepoints attach by section name.
+    // Raw tracepoints attach by section name. Each *_nested program makes up
+    // for the runs the kernel skips of the one before it, so it must be
+    // attached after it: the kernel calls a tracepoint's programs in the
+    // order they were attached.
     struct {
         bpf_program* prog;
         bpf_link** link;
         const char* what;
+        bool first;  // of the tracepoint's two programs
     } tps[] = {
         {skel_->progs.fc_set_state, &skel_->links.fc_set_state,
-         "raw tracepoint inet_sock_set_state"},
+         "raw tracepoint inet_sock_set_state", true},
+        {skel_->progs.fc_set_state_nested, &skel_->links.fc_set_state_nested,
+         "raw tracepoint inet_sock_set_state (second program)", false},
         {skel_->progs.fc_cong_state, &skel_->links.fc_cong_state,
-         "raw tracepoint tcp_cong_state_set"},
+         "raw tracepoint tcp_cong_state_set", true},
+        {skel_->progs.fc_cong_state_nested, &skel_->links.fc_cong_state_nested,
+         "raw tracepoint tcp_cong_state_set (second program)", false},
         {skel_->progs.fc_receive_reset, &skel_->links.fc_receive_reset,
-         "raw tracepoint tcp_receive_reset"},
-        {skel_->progs.fc_kfree_skb, &skel_->links.fc_kfree_skb, "raw tracepoint kfree_skb"},
+         "raw tracepoint tcp_receive_reset", true},
+        {skel_->progs.fc_receive_reset_nested, &skel_->links.fc_receive_reset_nested,
+         "raw tracepoint tcp_receive_reset (second program)", false},
+        {skel_->progs.fc_kfree_skb, &skel_->links.fc_kfree_skb, "raw tracepoint kfree_skb", true},
+        {skel_->progs.fc_kfree_skb_nested, &skel_->links.fc_kfree_skb_nested,
+         "raw tracepoint kfree_skb (second program)", false},
         {skel_->progs.fc_error_report, &skel_->links.fc_error_report,
-         "raw tracepoint inet_sk_error_report"},
+         "raw tracepoint inet_sk_error_report", true},
+        {skel_->progs.fc_error_report_nested, &skel_->links.fc_error_report_nested,
+         "raw tracepoint inet_sk_error_report (second program)", false},
         {skel_->progs.fc_naive_segment, &skel_->links.fc_naive_segment,
-         "raw tracepoint tcp_probe (naive variant)"},
+         "raw tracepoint tcp_probe (naive variant)", false},
     };
+    const bool second_only = opts.tracepoint_programs == TracepointPrograms::second_only;
     for (auto& tp : tps) {
-        if (!bpf_program__autoload(tp.prog)) continue;
+        if (!bpf_program__autoload(tp.prog) || (second_only && tp.first)) continue;
         *tp.link = bpf_program__attach(tp.prog);
         if (!*tp.link) throw error(std::string("cannot attach ") + tp.what, errno);
     }

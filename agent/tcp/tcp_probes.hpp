@@ -16,6 +16,12 @@ struct ring_buffer;
 
 namespace fc::tcp {
 
+// Which of each tracepoint's two programs to attach (tcp_monitor.bpf.c,
+// "Nested runs"). Only tests choose second_only: it stands for a kernel
+// that skipped every run of the first programs, and shows that the second
+// ones alone miss nothing.
+enum class TracepointPrograms { both, second_only };
+
 struct ProbeOptions {
     uint32_t netns_inode = 0;  // 0: every network namespace
     uint32_t max_connections = 65536;
@@ -31,6 +37,7 @@ struct ProbeOptions {
     // agent --mptcp: also MPTCP connections (their own events) and subflow
     // marking on the TCP events of their subflows.
     bool mptcp = false;
+    TracepointPrograms tracepoint_programs = TracepointPrograms::both;
 };
 
 struct ProbeStats {

@@ -256,10 +256,13 @@ std::map<uint64_t, std::vector<Record>> by_flow(const std::vector<Record>& rs) {
     return out;
 }
 
-class MptcpAgent : public ::testing::Test {
+// As TcpAgentFailures: with both programs of each tracepoint, and with the
+// second ones alone (the kernel skipping every run of the first).
+using fc::tcp::TracepointPrograms;
+class MptcpAgent : public ::testing::TestWithParam<TracepointPrograms> {
   protected:
     fc::test::TwoPaths topo;
-    fc::test::AgentThread agent{0, false, true};
+    fc::test::AgentThread agent{0, false, true, GetParam()};
 
     std::vector<Record> wait_connection(uint32_t netns) {
         EXPECT_TRUE(agent.wait_for(connection_in(netns), ends_terminal, 5s))
@@ -286,7 +289,7 @@ void expect_bytes(const std::vector<Record>& conn, const MptcpInfo& ti, size_t a
 
 }  // namespace
 
-TEST_F(MptcpAgent, TwoPathTransferGivesAConnectionChainWithAJoinAndMarkedSubflows) {
+TEST_P(MptcpAgent, TwoPathTransferGivesAConnectionChainWithAJoinAndMarkedSubflows) {
     constexpr size_t kBytes = 4'000'000;
     const Truth t = transfer(topo, true, kBytes / 2, kBytes / 2);
     ASSERT_EQ(t.server_received, kBytes);
@@ -357,7 +360,7 @@ TEST_F(MptcpAgent, TwoPathTransferGivesAConnectionChainWithAJoinAndMarkedSubflow
     }
 }
 
-TEST_F(MptcpAgent, ServerWithoutMptcpEndsAsFallback) {
+TEST_P(MptcpAgent, ServerWithoutMptcpEndsAsFallback) {
     constexpr size_t kBytes = 300'000;
     const Truth t = transfer(topo, /*server_mptcp=*/false, kBytes, 0);
     ASSERT_EQ(t.server_received, kBytes);
@@ -398,7 +401,7 @@ TEST_F(MptcpAgent, ServerWithoutMptcpEndsAsFallback) {
     }
 }
 
-TEST_F(MptcpAgent, SubflowClosedMidConnectionIsATransition) {
+TEST_P(MptcpAgent, SubflowClosedMidConnectionIsATransition) {
     constexpr size_t kBytes = 1'000'000;
     // Halfway, the client withdraws its path-2 endpoint: the kernel closes
     // that subflow and the transfer goes on over path 1.
@@ -443,3 +446,11 @@ TEST_F(MptcpAgent, SubflowClosedMidConnectionIsATransition) {
     EXPECT_LE(sf->second.back().get(FieldKey::WINDOW_END_NS),
               conn[closed].get(FieldKey::WINDOW_END_NS));
 }
+
+INSTANTIATE_TEST_SUITE_P(TracepointPrograms, MptcpAgent,
+                         ::testing::Values(TracepointPrograms::both,
+                                           TracepointPrograms::second_only),
+                         [](const auto& info) {
+                             return info.param == TracepointPrograms::both ? "BothPrograms"
+                                                                           : "SecondProgramsAlone";
+                         });

@@ -248,13 +248,24 @@ TEST_P(TcpAgent, KnownSizeTransferMatchesKernelTcpInfoExactly) {
 INSTANTIATE_TEST_SUITE_P(Families, TcpAgent, ::testing::Values(AF_INET, AF_INET6),
                          [](const auto& info) { return info.param == AF_INET ? "IPv4" : "IPv6"; });
 
-class TcpAgentFailures : public ::testing::Test {
+// Each failure runs twice: with both programs of each tracepoint, as
+// shipped, and with the second ones alone, as if the kernel had skipped
+// every run of the first (tcp_monitor.bpf.c, "Nested runs"): either way no
+// event may be lost or counted twice.
+using fc::tcp::TracepointPrograms;
+class TcpAgentFailures : public ::testing::TestWithParam<TracepointPrograms> {
   protected:
     fc::test::VethPair topo;
+    // The second programs alone did the work they are there for.
+    void expect_second_programs_worked(const fc::test::AgentThread& agent) const {
+        if (GetParam() == TracepointPrograms::second_only) {
+            EXPECT_GT(agent.probe_stats().get(FC_STAT_NESTED_CAUGHT), 0u);
+        }
+    }
 };
 
-TEST_F(TcpAgentFailures, RefusedConnectionEndsInProtocolError) {
-    fc::test::AgentThread agent;
+TEST_P(TcpAgentFailures, RefusedConnectionEndsInProtocolError) {
+    fc::test::AgentThread agent(0, false, false, GetParam());
     const uint16_t port = random_port();  // nobody listens there
     uint16_t cport = 0;
     {
@@ -280,13 +291,13 @@ TEST_F(TcpAgentFailures, RefusedConnectionEndsInProtocolError) {
 // TCP_INFO is no ground truth here: a failed connect() disconnects the
 // socket, which zeroes its counters. The firewall rule's own packet counter
 // is: it saw every SYN the client sent.
-TEST_F(TcpAgentFailures, DroppedSynEndsInNetworkErrorWithSynRetransmissions) {
+TEST_P(TcpAgentFailures, DroppedSynEndsInNetworkErrorWithSynRetransmissions) {
     const uint16_t port = random_port();
     const std::string nft = "ip netns exec " + topo.server_ns() + " nft ";
     fc::test::sh(nft +
                  "add table inet fct '{ chain in { type filter hook input priority 0; tcp dport " +
                  std::to_string(port) + " counter drop; }; }'");
-    fc::test::AgentThread agent;
+    fc::test::AgentThread agent(0, false, false, GetParam());
     uint16_t cport = 0;
     {
         fc::test::InNetns in(topo.client_ns());
@@ -317,8 +328,8 @@ TEST_F(TcpAgentFailures, DroppedSynEndsInNetworkErrorWithSynRetransmissions) {
     EXPECT_EQ(rs[0].get(FieldKey::BYTES_ACKED), 0u);
 }
 
-TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
-    fc::test::AgentThread agent;
+TEST_P(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
+    fc::test::AgentThread agent(0, false, false, GetParam());
     const uint16_t port = random_port();
     const std::string nft = "ip netns exec " + topo.server_ns() + " nft ";
     bool installed = false, removed = false;
@@ -356,6 +367,7 @@ TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
     EXPECT_EQ(into, out_of);  // every lossy period ended before the close
     EXPECT_GT(degraded_retrans, 0u);
     EXPECT_EQ(sum(rs, FieldKey::RETRANS_SEGS), t.client.tcpi_total_retrans);
+    expect_second_programs_worked(agent);
 
     // The receiver saw the segments after each hole arrive out of order.
     auto server_f = one_end(port, t.client_port, topo.server_inode());
@@ -381,8 +393,8 @@ TEST_F(TcpAgentFailures, DropBurstMidTransferGivesDegradedRoundTrip) {
 // TcpExt:DelayedACKLost at the receiver, which the kernel bumps for every
 // data skb arriving wholly below rcv_nxt. The sender's segmentation offload
 // is off so that one skb is one segment and the two counts compare exactly.
-TEST_F(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
-    fc::test::AgentThread agent;
+TEST_P(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
+    fc::test::AgentThread agent(0, false, false, GetParam());
     const uint16_t port = random_port();
     const std::string nft = "ip netns exec " + topo.client_ns() + " nft ";
     fc::test::sh("ip -n " + topo.client_ns() + " link set dev " + topo.client_dev() +
@@ -426,6 +438,7 @@ TEST_F(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
     bool degraded = false;
     for (const auto& r : snd) degraded |= end_state(r) == State::DEGRADED;
     EXPECT_TRUE(degraded);
+    expect_second_programs_worked(agent);
 }
 
 // A server that sent its FIN and waits in FIN_WAIT2 for the peer's gives up
@@ -434,8 +447,8 @@ TEST_F(TcpAgentFailures, AckBlackoutGivesRtoStallsAndDuplicatesReceived) {
 // same linger setting on a socket that took the peer's FIN in is an orderly
 // close into TIME_WAIT: FIN_WAIT2 -> CLOSE both times, told apart by the
 // peer's FIN (SOCK_DONE).
-TEST_F(TcpAgentFailures, LingerAbortFromFinWait2IsAResetSentAndTheTimeWaitCloseIsNot) {
-    fc::test::AgentThread agent;
+TEST_P(TcpAgentFailures, LingerAbortFromFinWait2IsAResetSentAndTheTimeWaitCloseIsNot) {
+    fc::test::AgentThread agent(0, false, false, GetParam());
     for (const bool peer_fin : {false, true}) {
         const uint16_t port = random_port();
         fc::test::Fd ls, cl;
@@ -485,8 +498,8 @@ TEST_F(TcpAgentFailures, LingerAbortFromFinWait2IsAResetSentAndTheTimeWaitCloseI
     }
 }
 
-TEST_F(TcpAgentFailures, NamespaceFilterSeesOnlyItsNamespace) {
-    fc::test::AgentThread agent(topo.server_inode());
+TEST_P(TcpAgentFailures, NamespaceFilterSeesOnlyItsNamespace) {
+    fc::test::AgentThread agent(topo.server_inode(), false, false, GetParam());
     const uint16_t port = random_port();
     TransferResult t = transfer(topo, AF_INET, port, 100000);
     auto server_f = [&](const Record& r) { return port_pair(r, port, t.client_port); };
@@ -501,7 +514,7 @@ TEST_F(TcpAgentFailures, NamespaceFilterSeesOnlyItsNamespace) {
 // socket (waking pollers) before it sets sk_err and closes, so an
 // application spinning on SO_ERROR can take sk_err before the close
 // tracepoint reads it. The exported cause must not depend on who wins.
-TEST_F(TcpAgentFailures, UnreachableCauseSurvivesAnApplicationRacingForSoError) {
+TEST_P(TcpAgentFailures, UnreachableCauseSurvivesAnApplicationRacingForSoError) {
     const uint16_t port = random_port();
     fc::test::sh("ip netns exec " + topo.server_ns() +
                  " nft add table inet fcu '{ chain in { type filter hook input priority 0; tcp "
@@ -509,7 +522,7 @@ TEST_F(TcpAgentFailures, UnreachableCauseSurvivesAnApplicationRacingForSoError) 
                  std::to_string(port) + " reject with icmp type host-unreachable; }; }'");
     // One ICMP error per SYN, however fast they come.
     fc::test::sh("ip netns exec " + topo.server_ns() + " sysctl -qw net.ipv4.icmp_ratelimit=0");
-    fc::test::AgentThread agent;
+    fc::test::AgentThread agent(0, false, false, GetParam());
     constexpr int kMaxConnections = 300;
     constexpr int kRacesWanted = 3;
     std::vector<uint16_t> cports;
@@ -553,3 +566,11 @@ TEST_F(TcpAgentFailures, UnreachableCauseSurvivesAnApplicationRacingForSoError) 
             << "port " << cport;
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(TracepointPrograms, TcpAgentFailures,
+                         ::testing::Values(TracepointPrograms::both,
+                                           TracepointPrograms::second_only),
+                         [](const auto& info) {
+                             return info.param == TracepointPrograms::both ? "BothPrograms"
+                                                                           : "SecondProgramsAlone";
+                         });

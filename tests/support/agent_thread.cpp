@@ -2,8 +2,10 @@
 
 namespace fc::test {
 
-AgentThread::AgentThread(uint32_t netns_inode, bool dns, bool mptcp) {
+AgentThread::AgentThread(uint32_t netns_inode, bool dns, bool mptcp,
+                         tcp::TracepointPrograms programs) {
     daemon::AgentOptions o;
+    o.tracepoint_programs = programs;
     o.netns_inode = netns_inode;
     o.dns = dns;
     o.mptcp = mptcp;

@@ -19,7 +19,9 @@ class AgentThread {
   public:
     // dns: also the DNS probes and profiler (agent --dns); mptcp: MPTCP
     // connections and subflow marking (agent --mptcp).
-    explicit AgentThread(uint32_t netns_inode = 0, bool dns = false, bool mptcp = false);
+    // programs: see tcp::TracepointPrograms.
+    explicit AgentThread(uint32_t netns_inode = 0, bool dns = false, bool mptcp = false,
+                         tcp::TracepointPrograms programs = tcp::TracepointPrograms::both);
     // Stops the agent, which ends what is still open as DESYNC, as it does.
     ~AgentThread();
 
