@@ -86,7 +86,8 @@ class Impairer {
     const Spec& spec() const { return *spec_; }
 
     // netem_enqueue for one packet of `frame_len` bytes (L2, as qdisc_pkt_len)
-    // whose L3 part is `l3_len` bytes, arriving at `now` (ns). `qlen` packets
+    // whose L3 part is `l3_len` bytes (the bytes corruption may flip; 0: none,
+    // as for a frame that is not IP), arriving at `now` (ns). `qlen` packets
     // are queued and the latest time_to_send among them is `last_tts`
     // (ignored when qlen == 0).
     EnqueueResult enqueue(int64_t now, uint32_t frame_len, uint32_t l3_len, size_t qlen,

@@ -506,6 +506,9 @@ class RepValidator {
             const auto rto = t.tcp_info->find("total_rto");
             if (rto != t.tcp_info->end() && rto->second > 0) return;
         }
+        // Never established (no TCP_INFO to say): a timed-out open marked
+        // each SYN lost at its RTO, and the log's drops count data packets.
+        if (!t.t_connected_ns) return;
         // Every impaired link the connection crosses; the 4-tuple could
         // recur in a later connection: keep to this one's lifetime as its
         // agent saw it (exact, where the truth's may be coarse).

@@ -369,6 +369,22 @@ TEST_F(Validate, LostSegmentsAreNotJudgedWhenTheSenderSawReordering) {
     EXPECT_EQ(lost_rows(r), before - 1);  // client 0 is no longer compared
 }
 
+// An open that never established (explore-2183: its SYNs went unanswered)
+// has its SYN timeouts marked lost, while the engine's log counts dropped
+// data packets: its lost_segs is not judged against the log.
+TEST_F(Validate, LostSegmentsAreNotJudgedForAnOpenThatNeverEstablished) {
+    const auto lost_rows = [](const validate::Result& r) {
+        int64_t n = 0;
+        for (const auto& row : r.rows)
+            if (row.kpi == "lost_segs" && row.source == "impairment_log") n += row.compared;
+        return n;
+    };
+    const int64_t before = lost_rows(judge_run());
+    ASSERT_GE(before, 1);
+    run.sides[0].truth["t_connected_ns"] = nullptr;
+    EXPECT_EQ(lost_rows(judge_run()), before - 1);
+}
+
 // Before any RTT sample the kernel reports tcpi_min_rtt as ~0U and the agent
 // exports 0: that pair agrees, anything else does not.
 TEST_F(Validate, MinRttWithoutASampleIsZero) {
