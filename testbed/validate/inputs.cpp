@@ -413,6 +413,12 @@ std::vector<MptcpEvent> read_mptcp_monitor(const std::string& path) {
         e.t_ns = f.at("t_ns").integer();
         e.event = f.at("event").str();
         if (auto tok = f.find("token")) e.token = tok->integer();
+        for (const char* k : {"saddr", "daddr"})
+            if (auto a = f.find(k); a && a->v.is_string())
+                (k[0] == 's' ? e.saddr : e.daddr) = normalise_addr(a->str());
+        for (const char* k : {"sport", "dport"})
+            if (auto p = f.find(k); p && p->v.is_number())
+                (k[0] == 's' ? e.sport : e.dport) = p->integer();
         return e;
     });
 }

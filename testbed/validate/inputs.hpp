@@ -177,6 +177,9 @@ struct MptcpEvent {
     int64_t t_ns = 0;
     std::string event;
     int64_t token = 0;
+    // The subflow an SF_* event is about, as this host sees it ("" / 0 else).
+    std::string saddr, daddr;
+    int64_t sport = 0, dport = 0;
 };
 
 // A DNS profile (the lookup template or a query template): one row each.

@@ -405,3 +405,43 @@ TEST_F(ValidateMptcp, MissingConnectionRecordFails) {
 }
 
 }  // namespace
+
+// The peer reset a join right after its handshake while this end's
+// connection was still open (explore-2090): the agent counts that subflow
+// close; the path manager reports it only if its worker got to it before the
+// connection left ESTABLISHED. Either count passes, and nothing beyond.
+TEST_F(ValidateMptcp, JoinResetBeforeTheCloseMayGoUnreported) {
+    run.monitor.push_back({{"t_ns", kBase + 900 * kMs}, {"event", "CLOSED"}, {"token", kToken}});
+    run.rows[2]["mptcp_sf_closes"] = 1;
+    EXPECT_EQ(failing(), std::set<std::string>{"mptcp_sf_closes/pm_monitor"});  // not reset yet
+    auto& join = run.capture["connections"][1];
+    join["s2c"]["rst"] = 1;
+    EXPECT_TRUE(failing().empty());
+    run.rows[2]["mptcp_sf_closes"] = 2;
+    EXPECT_EQ(failing(), std::set<std::string>{"mptcp_sf_closes/pm_monitor"});
+    run.rows[2]["mptcp_sf_closes"] = 0;  // the monitor's count stays right too
+    EXPECT_TRUE(failing().empty());
+    // Reset after the connection's CLOSED: part of that close, not a subflow's.
+    join["last_ns"] = kBase + 950 * kMs;
+    run.rows[2]["mptcp_sf_closes"] = 1;
+    EXPECT_EQ(failing(), std::set<std::string>{"mptcp_sf_closes/pm_monitor"});
+}
+
+// A reset join the path manager did report is not counted twice.
+TEST_F(ValidateMptcp, ReportedResetJoinCountsOnce) {
+    run.capture["connections"][1]["s2c"]["rst"] = 1;
+    // This end accepted the join (its SYN names our token): the subflow is
+    // (server, 5001, client, port) from here.
+    run.monitor.push_back({{"t_ns", kBase + 40 * kMs},
+                           {"event", "SF_CLOSED"},
+                           {"token", kToken},
+                           {"saddr", "198.18.3.1"},
+                           {"sport", 5001},
+                           {"daddr", "198.18.2.1"},
+                           {"dport", 40100}});
+    run.monitor.push_back({{"t_ns", kBase + 900 * kMs}, {"event", "CLOSED"}, {"token", kToken}});
+    run.rows[2]["mptcp_sf_closes"] = 1;
+    EXPECT_TRUE(failing().empty());
+    run.rows[2]["mptcp_sf_closes"] = 2;
+    EXPECT_EQ(failing(), std::set<std::string>{"mptcp_sf_closes/pm_monitor"});
+}
