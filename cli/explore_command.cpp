@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "common/data_dir.hpp"
 #include "draw.hpp"
 #include "explore.hpp"
 
@@ -67,7 +68,7 @@ void add_explore_command(CLI::App& app) {
         explore::parse_shard(*shard, o->shard_k, o->shard_n);  // checked by the validator above
         o->shrink = !*no_shrink;
         o->flowcorder = self_exe();
-        o->source_dir = FC_SOURCE_DIR;
+        o->source_dir = common::data_dir();
         int rc = 2;
         try {
             rc = explore::run_explore(*o);

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "common/data_dir.hpp"
 #include "leftovers.hpp"
 #include "repeat.hpp"
 #include "runner.hpp"
@@ -53,7 +54,7 @@ void add_run_command(CLI::App& app) {
             throw CLI::RuntimeError(2);
         }
         o->flowcorder = self_exe();
-        o->source_dir = FC_SOURCE_DIR;
+        o->source_dir = common::data_dir();
         unsigned k = 1, n = 1;
         harness::parse_shard(*shard, k, n);  // checked by the validator above
         if (n > 1) {

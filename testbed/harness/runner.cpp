@@ -52,8 +52,9 @@ int run_experiments(const RunOptions& o) {
     const auto files = o.files.empty() ? default_suite(o.source_dir) : o.files;
     if (files.empty()) {
         std::fprintf(stderr,
-                     "flowcorder run: no experiment files (looked for experiments/tcp/ and "
-                     "experiments/dns/)\n");
+                     "flowcorder run: no experiment files: none given, and no experiments/ "
+                     "directory found (looked in $FC_DATA_DIR, above the executable's "
+                     "directory, in <prefix>/share/flowcorder and in the current directory)\n");
         return 2;
     }
     // Parse everything before starting anything.

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/data_dir.hpp"
 #include "common/process.hpp"
 #include "validate/validate.hpp"
 
@@ -206,7 +207,9 @@ PlotOutcome run_plotter(const Result& r, const OutputOptions& o) {
     const std::string python =
         o.python.empty() ? env_or("FC_PYTHON", "/usr/bin/python3") : o.python;
     const std::string script =
-        o.plotter.empty() ? env_or("FC_PLOT_SCRIPT", FC_PLOT_SCRIPT_DEFAULT) : o.plotter;
+        o.plotter.empty()
+            ? env_or("FC_PLOT_SCRIPT", common::data_dir() + "/testbed/validate/plot_report.py")
+            : o.plotter;
     if (access(python.c_str(), X_OK) != 0) return {false, python + " not found: no plots"};
     if (!fs::exists(script)) return {false, script + " not found: no plots"};
     const fs::path plots = fs::path(r.run_dir) / "plots";
