@@ -339,6 +339,14 @@ TEST_F(Validate, UncoveredKpiFailsOnlyWhenCoverageIsRequired) {
     EXPECT_FALSE(strict.all_pass());
 }
 
+// How many connections lost_segs was judged for against the engine's log.
+static int64_t lost_rows(const validate::Result& r) {
+    int64_t n = 0;
+    for (const auto& row : r.rows)
+        if (row.kpi == "lost_segs" && row.source == "impairment_log") n += row.compared;
+    return n;
+}
+
 // After an RTO the sender marks everything outstanding lost, queued packets
 // included: lost_segs is then not judged against the link's drops.
 TEST_F(Validate, LostSegmentsAreNotJudgedAfterAnRto) {
@@ -353,12 +361,6 @@ TEST_F(Validate, LostSegmentsAreNotJudgedAfterAnRto) {
 // The sender saw reordering (somewhere the engine's log cannot show it, two
 // CPUs' veth backlogs say): its lost marks are not the link's drops.
 TEST_F(Validate, LostSegmentsAreNotJudgedWhenTheSenderSawReordering) {
-    const auto lost_rows = [](const validate::Result& r) {
-        int64_t n = 0;
-        for (const auto& row : r.rows)
-            if (row.kpi == "lost_segs" && row.source == "impairment_log") n += row.compared;
-        return n;
-    };
     const int64_t before = lost_rows(judge_run());
     ASSERT_GE(before, 1);
     run.sides[0].truth["tcp_info"]["reord_seen"] = 3;
@@ -373,12 +375,6 @@ TEST_F(Validate, LostSegmentsAreNotJudgedWhenTheSenderSawReordering) {
 // has its SYN timeouts marked lost, while the engine's log counts dropped
 // data packets: its lost_segs is not judged against the log.
 TEST_F(Validate, LostSegmentsAreNotJudgedForAnOpenThatNeverEstablished) {
-    const auto lost_rows = [](const validate::Result& r) {
-        int64_t n = 0;
-        for (const auto& row : r.rows)
-            if (row.kpi == "lost_segs" && row.source == "impairment_log") n += row.compared;
-        return n;
-    };
     const int64_t before = lost_rows(judge_run());
     ASSERT_GE(before, 1);
     run.sides[0].truth["t_connected_ns"] = nullptr;
