@@ -6,18 +6,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/data_dir.hpp"
 #include "ipfix/fields_doc.hpp"
 
 namespace {
 
-std::filesystem::path source_dir() {
-#ifdef FC_SOURCE_DIR
-    return FC_SOURCE_DIR;
-#else
-    // CMake compiles with absolute paths: <src>/tests/unit/this_file.cpp
-    return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-#endif
-}
+// The tree above this test binary (build/), found as flowcorder finds it:
+// no binary carries its source path.
+std::filesystem::path source_dir() { return fc::common::data_dir(); }
 
 TEST(IpfixFieldsDoc, CommittedMarkdownMatchesRegistry) {
     const auto path = source_dir() / "docs" / "ipfix-fields.md";
